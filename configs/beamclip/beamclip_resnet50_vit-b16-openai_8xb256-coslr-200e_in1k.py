@@ -1,0 +1,6 @@
+# As the ResNet-18 recipe, with a ResNet-50 student (2048-d features).
+_base_ = ['./beamclip_resnet18_vit-b16-openai_8xb256-coslr-200e_in1k.py']
+
+model = dict(
+    backbone=dict(depth=50),
+    neck=dict(in_channels=2048))

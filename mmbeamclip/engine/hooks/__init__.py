@@ -1,0 +1,3 @@
+from .prompt_bank_hook import PromptBankHook
+
+__all__ = ['PromptBankHook']

@@ -1,0 +1,3 @@
+from .beamclip import BeamCLIP
+
+__all__ = ['BeamCLIP']

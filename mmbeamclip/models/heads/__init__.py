@@ -1,0 +1,3 @@
+from .csm_head import CSMHead, pool_anchor_scores
+
+__all__ = ['CSMHead', 'pool_anchor_scores']

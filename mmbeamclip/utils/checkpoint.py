@@ -1,0 +1,58 @@
+import os
+import os.path as osp
+import tempfile
+from collections import OrderedDict
+
+import torch
+
+STUDENT_PREFIX = 'backbone.'
+
+
+def atomic_torch_save(obj, path: str):
+    """``torch.save`` to a temp file in the same folder, then rename.
+
+    A crash never leaves a half-written file under ``path``.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def extract_student(checkpoint: dict, torchvision: bool = False) -> dict:
+    """Keep only the student backbone of a BeamCLIP checkpoint.
+
+    Args:
+        checkpoint (dict): An mmengine checkpoint (``state_dict`` + ``meta``)
+            or a bare state dict.
+        torchvision (bool): Return a bare state dict without the
+            ``backbone.`` prefix, loadable by a plain torchvision ResNet
+            (``strict=False``: its ``fc`` stays untrained). Otherwise return
+            ``{'state_dict', 'meta'}`` with ``backbone.*`` keys, what
+            mmpretrain's ``Pretrained(prefix='backbone.')`` init expects.
+
+    Returns:
+        dict: The student checkpoint.
+    """
+    state = checkpoint.get('state_dict', checkpoint)
+    backbone = OrderedDict((k, v) for k, v in state.items()
+                           if k.startswith(STUDENT_PREFIX))
+    if not backbone:
+        raise ValueError(
+            'the checkpoint has no "backbone." weights; is it a BeamCLIP '
+            '(or other mmpretrain) checkpoint?')
+    if torchvision:
+        return OrderedDict(
+            (k[len(STUDENT_PREFIX):], v) for k, v in backbone.items())
+    meta = dict(checkpoint.get('meta', {}))
+    # Keep provenance, drop what only resuming needs.
+    for key in ('message_hub', 'optimizer', 'param_schedulers'):
+        meta.pop(key, None)
+    return dict(state_dict=backbone, meta=meta)

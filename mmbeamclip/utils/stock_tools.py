@@ -1,0 +1,29 @@
+"""Find and run mmpretrain's own tools, shipped inside its wheel."""
+import os.path as osp
+import runpy
+import sys
+
+
+def stock_tool_path(name: str) -> str:
+    """Path of an mmpretrain tool, e.g. ``'train.py'`` or ``'dist_train.sh'``.
+
+    The mmpretrain wheel ships its ``tools/`` folder as ``mmpretrain/.mim``;
+    a source checkout has it next to the package.
+    """
+    import mmpretrain
+    pkg = osp.dirname(mmpretrain.__file__)
+    for root in (osp.join(pkg, '.mim', 'tools'),
+                 osp.join(osp.dirname(pkg), 'tools')):
+        path = osp.join(root, name)
+        if osp.isfile(path):
+            return path
+    raise FileNotFoundError(
+        f'mmpretrain tool {name!r} not found next to {pkg}; reinstall '
+        'mmpretrain==1.2.0 from a wheel (it ships tools/ as .mim/tools).')
+
+
+def run_stock_tool(name: str):
+    """Run an mmpretrain Python tool as ``__main__`` with this ``sys.argv``."""
+    path = stock_tool_path(name)
+    sys.argv[0] = path
+    runpy.run_path(path, run_name='__main__')

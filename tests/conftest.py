@@ -1,0 +1,83 @@
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+# Tests never reach a model hub: a missing download must fail at once.
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+TINY_NAME = 'mmbeamclip-tiny-test'
+TINY_CFG = dict(
+    embed_dim=32,
+    vision_cfg=dict(
+        image_size=32, layers=2, width=64, patch_size=8, head_width=32),
+    text_cfg=dict(
+        context_length=16, vocab_size=49408, width=32, heads=2, layers=1))
+
+
+def write_tiny_clip_dir(folder, seed=0, cfg=TINY_CFG):
+    """A ``local-dir:`` open_clip model with random weights (asked for here).
+
+    Everything downstream loads it through the same path as staged real
+    CLIP weights.
+    """
+    import open_clip
+    from open_clip.model import CLIP
+    torch.manual_seed(seed)
+    model = CLIP(**cfg)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, 'open_clip_config.json'), 'w') as f:
+        json.dump(
+            dict(
+                model_cfg=cfg,
+                preprocess_cfg=dict(
+                    mean=list(open_clip.OPENAI_DATASET_MEAN),
+                    std=list(open_clip.OPENAI_DATASET_STD))), f)
+    torch.save(model.state_dict(),
+               os.path.join(folder, 'open_clip_pytorch_model.bin'))
+    return folder
+
+
+@pytest.fixture(scope='session')
+def tiny_clip_dir(tmp_path_factory):
+    return write_tiny_clip_dir(str(tmp_path_factory.mktemp('tiny_clip')))
+
+
+@pytest.fixture(scope='session')
+def tiny_teacher_cfg(tiny_clip_dir):
+    return dict(
+        type='OpenCLIPTeacher',
+        model_name=TINY_NAME,
+        pretrained=f'local-dir:{tiny_clip_dir}')
+
+
+@pytest.fixture
+def registered_tiny_model(tmp_path, monkeypatch):
+    """Register the tiny config by name in an isolated open_clip registry."""
+    from open_clip import factory
+    monkeypatch.setattr(factory, '_MODEL_CONFIGS', dict(factory._MODEL_CONFIGS))
+    monkeypatch.setattr(factory, '_MODEL_CONFIG_PATHS',
+                        list(factory._MODEL_CONFIG_PATHS))
+    with open(tmp_path / f'{TINY_NAME}.json', 'w') as f:
+        json.dump(TINY_CFG, f)
+    factory.add_model_config(tmp_path)
+    return TINY_NAME
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """An ImageNet-layout folder of generated images: 2 classes (wnids)."""
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    root = tmp_path / 'images'
+    for split, n in (('train', 8), ('val', 4)):
+        for c, wnid in enumerate(('n01440764', 'n02102040')):
+            d = root / split / wnid
+            d.mkdir(parents=True)
+            for i in range(n):
+                base = np.full((40, 40, 3), 60 + 120 * c, np.uint8)
+                noise = rng.integers(0, 60, (40, 40, 3), dtype=np.uint8)
+                Image.fromarray(base + noise).save(d / f'{i}.JPEG')
+    return str(root)
