@@ -126,7 +126,7 @@ class BeamCLIP(BaseSelfSupervisor):
         x = self._first_view(inputs)
         student = self.embed(x)
         with torch.no_grad():
-            teacher = self.target_generator(x)
+            teacher = self.target_generator(x, data_samples)
         return self.head.loss(student, teacher)
 
     def predict(self, inputs: Union[torch.Tensor, List[torch.Tensor]],

@@ -326,6 +326,17 @@ class OpenCLIPTeacher(BaseModule):
             return torch.zeros(0, 0, device=device)
         return torch.cat(out)
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Alias of :meth:`encode_image`, the ``target_generator`` call."""
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[list] = None) -> torch.Tensor:
+        """The ``target_generator`` call: :meth:`encode_image` of the crop.
+
+        Args:
+            inputs (Tensor): Student-normalised images, shape (N, 3, H, W).
+            data_samples (list, optional): Unused here; teachers that replay
+                cached targets look samples up through them.
+
+        Returns:
+            Tensor: L2-normalised fp32 image embeddings, shape (N, D).
+        """
         return self.encode_image(inputs)
