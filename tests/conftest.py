@@ -66,18 +66,23 @@ def registered_tiny_model(tmp_path, monkeypatch):
     return TINY_NAME
 
 
-@pytest.fixture
-def image_folder(tmp_path):
-    """An ImageNet-layout folder of generated images: 2 classes (wnids)."""
+def write_image_folder(root, classes=('n01440764', 'n02102040'), n_train=8,
+                       n_val=4, size=40):
+    """An ImageNet-layout folder of generated images, wnid class folders."""
     from PIL import Image
     rng = np.random.default_rng(0)
-    root = tmp_path / 'images'
-    for split, n in (('train', 8), ('val', 4)):
-        for c, wnid in enumerate(('n01440764', 'n02102040')):
-            d = root / split / wnid
-            d.mkdir(parents=True)
+    for split, n in (('train', n_train), ('val', n_val)):
+        for c, wnid in enumerate(classes):
+            d = os.path.join(root, split, wnid)
+            os.makedirs(d)
             for i in range(n):
-                base = np.full((40, 40, 3), 60 + 120 * c, np.uint8)
-                noise = rng.integers(0, 60, (40, 40, 3), dtype=np.uint8)
-                Image.fromarray(base + noise).save(d / f'{i}.JPEG')
+                base = np.full((size, size, 3), 60 + 120 * c, np.uint8)
+                noise = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+                Image.fromarray(base + noise).save(
+                    os.path.join(d, f'{i}.JPEG'))
     return str(root)
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    return write_image_folder(tmp_path / 'images')
