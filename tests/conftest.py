@@ -53,6 +53,28 @@ def tiny_teacher_cfg(tiny_clip_dir):
         pretrained=f'local-dir:{tiny_clip_dir}')
 
 
+def tiny_model_cfg(teacher_cfg, out_channels=32):
+    """A BeamCLIP config with a ResNet-18 student and a small neck."""
+    return dict(
+        type='BeamCLIP',
+        data_preprocessor=dict(
+            type='SelfSupDataPreprocessor',
+            mean=[123.675, 116.28, 103.53],
+            std=[58.395, 57.12, 57.375],
+            to_rgb=True),
+        backbone=dict(type='ResNet', depth=18, out_indices=(3, )),
+        neck=dict(
+            type='NonLinearNeck',
+            in_channels=512,
+            hid_channels=64,
+            out_channels=out_channels,
+            num_layers=2,
+            with_last_bn=False,
+            norm_cfg=dict(type='BN1d')),
+        head=dict(type='CSMHead'),
+        target_generator=teacher_cfg)
+
+
 @pytest.fixture
 def registered_tiny_model(tmp_path, monkeypatch):
     """Register the tiny config by name in an isolated open_clip registry."""

@@ -9,6 +9,7 @@ from mmengine.logging import MMLogger
 from mmpretrain.registry import MODELS
 
 import mmbeamclip  # noqa: F401
+from conftest import tiny_model_cfg
 from mmbeamclip.engine.hooks import PromptBankHook
 from mmbeamclip.prompts import cache_path
 
@@ -17,18 +18,7 @@ TEMPLATES = ['a photo of a {}.', 'a drawing of a {}.']
 
 
 def build_model(teacher_cfg):
-    return MODELS.build(
-        dict(
-            type='BeamCLIP',
-            backbone=dict(type='ResNet', depth=18, out_indices=(3, )),
-            neck=dict(
-                type='NonLinearNeck',
-                in_channels=512,
-                hid_channels=16,
-                out_channels=32,
-                norm_cfg=dict(type='BN1d')),
-            head=dict(type='CSMHead'),
-            target_generator=teacher_cfg))
+    return MODELS.build(tiny_model_cfg(teacher_cfg))
 
 
 def fake_runner(model, classes=None):

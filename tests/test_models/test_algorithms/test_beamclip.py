@@ -8,29 +8,9 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmbeamclip  # noqa: F401
+from conftest import tiny_model_cfg
 from mmbeamclip.prompts import (build_prompt_bank, format_prompts,
                                 prompt_bank_key)
-
-
-def model_cfg(teacher, out_channels=32):
-    return dict(
-        type='BeamCLIP',
-        data_preprocessor=dict(
-            type='SelfSupDataPreprocessor',
-            mean=[123.675, 116.28, 103.53],
-            std=[58.395, 57.12, 57.375],
-            to_rgb=True),
-        backbone=dict(type='ResNet', depth=18, out_indices=(3, )),
-        neck=dict(
-            type='NonLinearNeck',
-            in_channels=512,
-            hid_channels=64,
-            out_channels=out_channels,
-            num_layers=2,
-            with_last_bn=False,
-            norm_cfg=dict(type='BN1d')),
-        head=dict(type='CSMHead'),
-        target_generator=teacher)
 
 
 def with_bank(model, classnames=('cat', 'dog', 'crane')):
@@ -45,7 +25,7 @@ def with_bank(model, classnames=('cat', 'dog', 'crane')):
 
 @pytest.fixture
 def model(tiny_teacher_cfg):
-    return with_bank(MODELS.build(model_cfg(tiny_teacher_cfg)))
+    return with_bank(MODELS.build(tiny_model_cfg(tiny_teacher_cfg)))
 
 
 def teacher_checksum(model):
@@ -68,7 +48,7 @@ def test_modes(model):
 
 
 def test_teacher_and_student_see_the_same_crop(tiny_teacher_cfg):
-    model = with_bank(MODELS.build(model_cfg(tiny_teacher_cfg)))
+    model = with_bank(MODELS.build(tiny_model_cfg(tiny_teacher_cfg)))
     seen = {}
     encode = model.target_generator.encode_image
 
@@ -111,14 +91,14 @@ def test_gradients_reach_student_only(model):
 
 
 def test_init_weights_never_touches_the_teacher(tiny_teacher_cfg):
-    cfg = model_cfg(tiny_teacher_cfg)
+    cfg = tiny_model_cfg(tiny_teacher_cfg)
     cfg['backbone']['init_cfg'] = dict(type='Kaiming', layer='Conv2d')
     model = MODELS.build(cfg)
     before = teacher_checksum(model)
     model.init_weights()
     assert teacher_checksum(model) == before
     with pytest.raises(ValueError, match='re-initialise the frozen teacher'):
-        MODELS.build(dict(model_cfg(tiny_teacher_cfg),
+        MODELS.build(dict(tiny_model_cfg(tiny_teacher_cfg),
                           init_cfg=dict(type='Kaiming', layer='Conv2d')))
 
 
@@ -128,7 +108,7 @@ def test_teacher_not_in_state_dict_and_loads_quietly(model,
     assert not any(k.startswith('target_generator.') for k in state)
     assert any(k.startswith('backbone.') for k in state)
     assert 'head.prompt_bank' in state
-    fresh = MODELS.build(model_cfg(tiny_teacher_cfg))
+    fresh = MODELS.build(tiny_model_cfg(tiny_teacher_cfg))
     result = fresh.load_state_dict(state, strict=True)
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert fresh.head.bank_key == model.head.bank_key
@@ -136,7 +116,7 @@ def test_teacher_not_in_state_dict_and_loads_quietly(model,
 
 def test_neck_size_must_match_teacher(tiny_teacher_cfg):
     with pytest.raises(ValueError, match='neck.out_channels=32'):
-        MODELS.build(model_cfg(tiny_teacher_cfg, out_channels=64))
+        MODELS.build(tiny_model_cfg(tiny_teacher_cfg, out_channels=64))
 
 
 def test_mocked_teacher(tiny_teacher_cfg):
@@ -144,7 +124,7 @@ def test_mocked_teacher(tiny_teacher_cfg):
     teacher = MagicMock(spec=torch.nn.Module)
     teacher.embed_dim = 32
     teacher.return_value = F.normalize(torch.randn(2, 32), dim=-1)
-    model = MODELS.build(model_cfg(copy.deepcopy(tiny_teacher_cfg)))
+    model = MODELS.build(tiny_model_cfg(copy.deepcopy(tiny_teacher_cfg)))
     model.target_generator = teacher
     model.head.set_prompt_bank(
         F.normalize(torch.randn(3, 32), dim=-1), torch.arange(3), '00' * 32)
