@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 
 from mmbeamclip.engine.hooks import PromptBankHook
 from mmbeamclip.engine.hooks.prompt_bank_hook import DATASET
-from mmbeamclip.prompts import load_or_build_prompt_bank, resolve_classnames
+from mmbeamclip.prompts import load_or_build_prompt_bank, resolve_class_ids
 
 
 def parse_args():
@@ -26,10 +26,11 @@ def parse_args():
     return parser.parse_args()
 
 
-def dataset_classnames(cfg):
+def dataset_classes(cfg):
+    """The dataset's class identifiers (WordNet ids kept for CPA)."""
     from mmpretrain.registry import DATASETS
     loader = cfg.get('val_dataloader') or cfg.train_dataloader
-    return resolve_classnames(
+    return resolve_class_ids(
         list(DATASETS.build(loader.dataset).metainfo['classes']))
 
 
@@ -53,9 +54,9 @@ def main():
         hook_cfg['cache_dir'] = args.cache_dir
     hook = HOOKS.build(hook_cfg)
     teacher = MODELS.build(cfg.model.target_generator).to(args.device)
-    classnames = dataset_classnames(cfg) if hook.classnames == DATASET \
-        else hook.classnames
-    class_prompts, key = hook.prompts_and_key(teacher.teacher_id, classnames)
+    classes = dataset_classes(cfg) if hook.classes == DATASET \
+        else hook.classes
+    class_prompts, key = hook.prompts_and_key(teacher.teacher_id, classes)
     bank, _ = load_or_build_prompt_bank(
         teacher,
         class_prompts,

@@ -43,6 +43,12 @@ CLASSNAME_PRESETS = {
     'imagenet': imagenet_classnames,
 }
 
+# The same presets as class identifiers: WordNet ids tell apart classes that
+# share a name (CPA looks contexts up by identifier).
+CLASS_ID_PRESETS = {
+    'imagenet': imagenet_wnids,
+}
+
 
 def _read_list(path: str) -> List[str]:
     with open(path, encoding='utf-8') as f:
@@ -85,6 +91,22 @@ def resolve_templates(spec: Union[str, Sequence[str]]) -> List[str]:
                 f'template {t!r} must contain exactly one "{{}}" where the '
                 "class name goes, e.g. 'a photo of a {}.'")
     return templates
+
+
+def resolve_class_ids(spec: Union[str, Sequence[str]]) -> List[str]:
+    """Class identifiers from a preset name, a file or a list.
+
+    Like :func:`resolve_classnames` but keeps WordNet ids (the ``'imagenet'``
+    preset gives its 1000 wnids in label order); other entries are names.
+
+    Raises:
+        ValueError: If the list is empty.
+    """
+    ids = _resolve(spec, CLASS_ID_PRESETS, 'classnames')
+    if not ids:
+        raise ValueError(
+            'the class list is empty: a prompt bank needs at least one class')
+    return ids
 
 
 def resolve_classnames(spec: Union[str, Sequence[str]]) -> List[str]:

@@ -31,6 +31,33 @@ def format_prompts(classnames: Sequence[str],
     return [[t.format(c) for t in templates] for c in classnames]
 
 
+def compose_prompts(templates: Sequence[str],
+                    class_phrases: Sequence[Sequence[str]],
+                    max_prompts: Optional[int] = None) -> List[List[str]]:
+    """Every template filled with every phrase of each class (CPA).
+
+    A phrase is what goes into a template's ``{}``: the class name, or the
+    name with a context (``'crane, a type of bird'``). The order is
+    template-major, ``[t0(p0), t0(p1), ..., t1(p0), ...]``, so a bound keeps
+    every context of a class with the first templates rather than dropping
+    contexts. With one phrase per class, the class name, this equals
+    :func:`format_prompts`.
+
+    Args:
+        templates (Sequence[str]): T format strings with one ``{}``.
+        class_phrases (Sequence[Sequence[str]]): C lists of phrases.
+        max_prompts (int, optional): Keep the first this many prompts of a
+            class. Defaults to all T x P.
+
+    Returns:
+        list[list[str]]: C lists of min(T x P_c, max_prompts) prompts.
+    """
+    if max_prompts is not None and max_prompts < 1:
+        raise ValueError(f'max_prompts must be >= 1, got {max_prompts}')
+    return [[t.format(p) for t in templates for p in phrases][:max_prompts]
+            for phrases in class_phrases]
+
+
 def prompt_bank_key(teacher_id: str, class_prompts: Sequence[Sequence[str]],
                     aggregate: str, **settings) -> str:
     """Hash of everything a bank depends on.

@@ -7,9 +7,11 @@ from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
-from mmbeamclip.prompts import (default_cache_dir, format_prompts,
+from mmbeamclip.prompts import (build_context_sources, class_phrases,
+                                compose_prompts, default_cache_dir,
                                 load_or_build_prompt_bank, prompt_bank_key,
-                                resolve_classnames, resolve_templates)
+                                resolve_class_ids, resolve_classnames,
+                                resolve_templates)
 
 DATASET = 'dataset'
 
@@ -27,6 +29,13 @@ class PromptBankHook(Hook):
     that was built from another teacher or other prompts is rebuilt with a
     warning.
 
+    With ``contexts`` it applies CPA (context-based prompt augmentation):
+    each class name in the templates is replaced by the name with a context
+    from WordNet or a user file (``'a photo of a crane, a type of wading
+    bird.'``), so classes that share a name (ImageNet's two "crane"s) get
+    different anchors. Classes are looked up by identifier (WordNet id where
+    the class list has them), not by name.
+
     Args:
         classnames (str | Sequence[str]): A preset (``'imagenet'``), a
             ``.txt``/``.json`` file, a list, or ``'dataset'`` for the
@@ -39,6 +48,17 @@ class PromptBankHook(Hook):
         aggregate (str): ``'mean'`` (one anchor per class, CLIP's prompt
             ensemble) or ``'none'`` (one anchor per prompt). Defaults to
             ``'mean'``.
+        contexts (dict | list[dict], optional): CPA context source(s), e.g.
+            ``dict(type='WordNetHypernyms', max_contexts=2)``; see
+            ``mmbeamclip/prompts/contexts.py`` for ``WordNetDefinitions``,
+            ``WordNetSynonyms`` and ``JSONContexts``. A list uses all, in
+            order. A class without any context keeps its plain name, with a
+            warning. Defaults to None (no CPA).
+        include_plain (bool): With ``contexts``, also keep the plain-name
+            prompts of each class. Defaults to False.
+        max_prompts (int, optional): At most this many prompts per class,
+            taken template-major (every context with the first templates).
+            Defaults to all templates x contexts.
         cache_dir (str, optional): Where banks are cached. Defaults to
             ``$MMBEAMCLIP_CACHE/prompt_banks`` or
             ``~/.cache/mmbeamclip/prompt_banks``.
@@ -52,17 +72,31 @@ class PromptBankHook(Hook):
                  classnames: Union[str, Sequence[str]] = 'imagenet',
                  templates: Union[str, Sequence[str]] = 'openai_imagenet',
                  aggregate: str = 'mean',
+                 contexts: Optional[Union[dict, Sequence[dict]]] = None,
+                 include_plain: bool = False,
+                 max_prompts: Optional[int] = None,
                  cache_dir: Optional[str] = None,
                  batch_size: int = 256,
                  progress: bool = True):
         if aggregate not in ('mean', 'none'):
             raise ValueError(
                 f"aggregate must be 'mean' or 'none', got {aggregate!r}")
-        # Resolve now so a bad class list or template fails at start-up.
-        self.classnames = classnames if classnames == DATASET else \
-            resolve_classnames(classnames)
+        # Resolve now so a bad class list, template or context source fails
+        # at start-up. ``classes`` keeps WordNet ids for the context lookup.
+        if classnames == DATASET:
+            self.classes = self.classnames = DATASET
+        else:
+            self.classes = resolve_class_ids(classnames)
+            self.classnames = resolve_classnames(self.classes)
         self.templates = resolve_templates(templates)
         self.aggregate = aggregate
+        if max_prompts is not None and max_prompts < 1:
+            raise ValueError(f'max_prompts must be >= 1, got {max_prompts}')
+        self.contexts = contexts
+        self.context_sources = build_context_sources(
+            contexts) if contexts is not None else []
+        self.include_plain = include_plain
+        self.max_prompts = max_prompts
         self.cache_dir = cache_dir or default_cache_dir()
         self.batch_size = batch_size
         self.progress = progress
@@ -89,9 +123,10 @@ class PromptBankHook(Hook):
                                        None))
 
     # ----------------------------------------------------------------- logic
-    def _classnames(self, runner, stage: str) -> List[str]:
-        if self.classnames != DATASET:
-            return self.classnames
+    def _classes(self, runner, stage: str) -> List[str]:
+        """Class identifiers (WordNet ids where known, else names)."""
+        if self.classes != DATASET:
+            return self.classes
         loop = {
             'train': runner.val_loop or runner.train_loop,
             'val': runner.val_loop,
@@ -102,20 +137,48 @@ class PromptBankHook(Hook):
             raise ValueError(
                 "PromptBankHook(classnames='dataset'): the dataset has no "
                 "'classes' in its metainfo; pass the class names instead.")
-        return resolve_classnames(list(classes))
+        return resolve_class_ids(list(classes))
 
-    def prompts_and_key(self, teacher_id: str, classnames: List[str]):
+    def class_prompts(self, classes: List[str]) -> List[List[str]]:
+        """The prompts of each class: templates x (name or CPA phrases).
+
+        Args:
+            classes (list[str]): Class identifiers: ImageNet WordNet ids or
+                class names (e.g. :attr:`classes`).
+
+        Returns:
+            list[list[str]]: Prompts per class, in a deterministic order.
+        """
+        names = resolve_classnames(classes)
+        if self.context_sources:
+            phrases = class_phrases(self.context_sources, classes, names,
+                                    self.include_plain)
+        else:
+            phrases = [[n] for n in names]
+        return compose_prompts(self.templates, phrases, self.max_prompts)
+
+    def prompts_and_key(self, teacher_id: str, classes: List[str]):
         """The prompts of each class and the hash that keys their bank.
 
         Args:
             teacher_id (str): ``OpenCLIPTeacher.teacher_id``.
-            classnames (list[str]): Resolved class names.
+            classes (list[str]): Class identifiers (WordNet ids or names).
 
         Returns:
             tuple[list[list[str]], str]: Prompts per class and the bank key.
         """
-        class_prompts = format_prompts(classnames, self.templates)
-        key = prompt_bank_key(teacher_id, class_prompts, self.aggregate)
+        class_prompts = self.class_prompts(classes)
+        # The key covers the prompts themselves (so edited contexts files
+        # count) and the settings that made them. Without CPA the settings
+        # stay empty, so pre-CPA caches and checkpoints keep their key.
+        settings = {}
+        if self.contexts is not None:
+            settings.update(
+                contexts=self.contexts, include_plain=self.include_plain)
+        if self.max_prompts is not None:
+            settings.update(max_prompts=self.max_prompts)
+        key = prompt_bank_key(teacher_id, class_prompts, self.aggregate,
+                              **settings)
         return class_prompts, key
 
     def ensure_bank(self, runner, stage: str = 'train'):
@@ -129,7 +192,7 @@ class PromptBankHook(Hook):
         model = get_ori_model(runner.model)
         head, teacher = model.head, model.target_generator
         class_prompts, key = self.prompts_and_key(
-            teacher.teacher_id, self._classnames(runner, stage))
+            teacher.teacher_id, self._classes(runner, stage))
         # Rank 0 decides, so every rank takes the same branch and meets the
         # same collectives.
         status = [head.bank_key == key, head.has_bank]
