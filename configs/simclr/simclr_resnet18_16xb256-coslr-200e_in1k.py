@@ -1,0 +1,7 @@
+# Stage 1 of the two-stage BeamCLIP recipe: stock mmpretrain SimCLR with a
+# ResNet-18 (mmpretrain ships ResNet-50 only). Nothing BeamCLIP-specific:
+#   bash tools/dist_train.sh configs/simclr/<this file> 16
+# or tools/train.py with --launcher pytorch. See docs/ssl.md.
+_base_ = 'mmpretrain::simclr/simclr_resnet50_16xb256-coslr-200e_in1k.py'
+
+model = dict(backbone=dict(depth=18), neck=dict(in_channels=512))
