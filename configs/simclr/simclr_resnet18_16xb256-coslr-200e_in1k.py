@@ -5,3 +5,9 @@
 _base_ = 'mmpretrain::simclr/simclr_resnet50_16xb256-coslr-200e_in1k.py'
 
 model = dict(backbone=dict(depth=18), neck=dict(in_channels=512))
+
+# Inheriting through `mmpretrain::` tags every typed dict with
+# `_scope_='mmpretrain'`; mmengine passes that on to the collate function as
+# a keyword argument, which default_collate rejects.
+train_dataloader = dict(
+    collate_fn=dict(_delete_=True, type='default_collate'))
