@@ -11,3 +11,6 @@ model = dict(backbone=dict(depth=18), neck=dict(in_channels=512))
 # a keyword argument, which default_collate rejects.
 train_dataloader = dict(
     collate_fn=dict(_delete_=True, type='default_collate'))
+# mmpretrain's default_runtime leaves the seed unset; seed it like the
+# BeamCLIP configs so both stages are reproducible.
+randomness = dict(seed=0, diff_rank_seed=True)
