@@ -19,8 +19,10 @@ STAGE2_CFG = ('configs/beamclip/'
               'imagefolder.py')
 JOINT_CFG = ('configs/beamclip/'
              'beamclip-simclr_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py')
-TINY = ['train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
-        'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1']
+TINY = [
+    'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
+    'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1'
+]
 
 
 def teacher_options(clip_dir):

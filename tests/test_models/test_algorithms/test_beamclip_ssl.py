@@ -3,7 +3,6 @@ import os
 import os.path as osp
 import socket
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,8 +12,8 @@ from mmpretrain.registry import MODELS, TRANSFORMS
 
 import mmbeamclip  # noqa: F401  (registers BeamCLIP)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 JOINT_CPU_CFG = osp.join(
     REPO, 'configs/beamclip/'
     'beamclip-simclr_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py')
@@ -66,7 +65,8 @@ def build_model(teacher_cfg, seed=0, **kwargs):
     torch.manual_seed(seed)
     model = MODELS.build(model_cfg(teacher_cfg, **kwargs))
     gen = torch.Generator().manual_seed(seed)
-    bank = F.normalize(torch.randn(NUM_ANCHORS, EMBED_DIM, generator=gen), dim=-1)
+    bank = F.normalize(
+        torch.randn(NUM_ANCHORS, EMBED_DIM, generator=gen), dim=-1)
     model.head.set_prompt_bank(bank, torch.arange(NUM_ANCHORS), 'ab' * 32)
     return model
 
@@ -158,8 +158,8 @@ def test_joint_loss_is_csm_plus_weighted_ssl(tiny_teacher_cfg):
                                ref.loss(views[0], None)['loss_csm'])
     # SSL term: textbook NT-Xent through the model's own modules.
     with torch.no_grad():
-        z0, z1 = (model._project(model.ssl_neck, model.backbone(v))
-                  for v in views)
+        z0, z1 = (
+            model._project(model.ssl_neck, model.backbone(v)) for v in views)
     nce = nt_xent(z0, z1)
     torch.testing.assert_close(losses['ssl_nce'], nce)
     torch.testing.assert_close(losses['loss_ssl'], weight * nce)
@@ -197,9 +197,14 @@ def test_ssl_config_errors(tiny_teacher_cfg):
     with pytest.raises(TypeError, match='ContrastiveHead'):
         MODELS.build({
             **cfg, 'ssl_head':
-            dict(type='LatentPredictHead', loss=dict(type='CosineSimilarityLoss'),
-                 predictor=dict(type='NonLinearNeck', in_channels=16,
-                                hid_channels=16, out_channels=16))
+            dict(
+                type='LatentPredictHead',
+                loss=dict(type='CosineSimilarityLoss'),
+                predictor=dict(
+                    type='NonLinearNeck',
+                    in_channels=16,
+                    hid_channels=16,
+                    out_channels=16))
         })
     model = build_model(tiny_teacher_cfg)
     with pytest.raises(ValueError, match='two views'):
@@ -276,8 +281,7 @@ def test_teacher_and_student_share_view0(tiny_teacher_cfg, image_folder):
     first_student_pixels = student_inputs[0] * std + mean
 
     torch.testing.assert_close(teacher_pixels, raw[0], atol=1e-3, rtol=0)
-    torch.testing.assert_close(
-        first_student_pixels, raw[0], atol=1e-3, rtol=0)
+    torch.testing.assert_close(first_student_pixels, raw[0], atol=1e-3, rtol=0)
     assert seen['in'] is student_inputs[0]
     # ...and it is not the extra view, which comes from another crop.
     assert (teacher_pixels - raw[1]).abs().max() > 10
@@ -320,8 +324,9 @@ def _dist_worker(rank, world_size, port, teacher_cfg, out_dir):
         for g in grads.values():
             dist.all_reduce(g)
             g /= world_size
-        torch.save(dict(losses=losses, grads=grads),
-                   osp.join(out_dir, f'rank{rank}.pth'))
+        torch.save(
+            dict(losses=losses, grads=grads),
+            osp.join(out_dir, f'rank{rank}.pth'))
     finally:
         dist.destroy_process_group()
 
