@@ -34,6 +34,12 @@ def test_config_builds(path, tiny_teacher_cfg):
         assert cfg.randomness['seed'] is not None
         model.target_generator = dict(tiny_teacher_cfg)
         model.neck.out_channels = 32
+    elif model.type in ('SimCLR', 'MoCo', 'BYOL'):
+        # Stage 1 of the two-stage SSL recipe: a stock mmpretrain run whose
+        # backbone.* keys a BeamCLIP student loads (docs/ssl.md).
+        assert model.backbone.depth == 18
+        assert cfg.randomness['seed'] is not None
+        assert cfg.train_dataloader.collate_fn == dict(type='default_collate')
     else:  # linear probes: stock student, seeded, loads backbone.* keys
         assert model.backbone.init_cfg.prefix == 'backbone.'
         assert model.backbone.frozen_stages == 4

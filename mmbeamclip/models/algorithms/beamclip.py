@@ -2,9 +2,12 @@ from typing import Dict, List, Optional, Union
 
 import torch
 import torch.nn.functional as F
-from mmpretrain.models import BaseSelfSupervisor
+from mmengine.logging import MMLogger
+from mmpretrain.models import BaseSelfSupervisor, ContrastiveHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+
+from ..utils import simclr_pos_neg
 
 TEACHER_PREFIX = 'target_generator.'
 
@@ -38,6 +41,13 @@ class BeamCLIP(BaseSelfSupervisor):
     backbone and keeps its ``backbone.*`` keys, so stock linear-eval configs
     load it unchanged; the neck projects it to the teacher's embedding size.
 
+    Optionally the student also learns a self-supervised objective on a
+    second view of each image, ``L = L_CSM + ssl_weight * L_SSL``: SimCLR's
+    NT-Xent (mmpretrain's :class:`ContrastiveHead`, negatives gathered over
+    all ranks) between the shared crop and the extra view, through its own
+    projection ``ssl_neck``. The teacher still runs once, on the shared crop;
+    the extra view costs one student backbone forward.
+
     Modes: ``'loss'`` (training), ``'tensor'`` (backbone features) and
     ``'predict'`` (zero-shot class scores of the student through the bank,
     for mmpretrain's ``Accuracy``).
@@ -49,6 +59,13 @@ class BeamCLIP(BaseSelfSupervisor):
         head (dict): :class:`CSMHead` config.
         target_generator (dict): Teacher config, e.g.
             :class:`OpenCLIPTeacher`.
+        ssl_neck (dict, optional): Projection of the SSL term, e.g. SimCLR's
+            ``NonLinearNeck(512, 2048, 128)``. Required with ``ssl_head``.
+        ssl_head (dict, optional): :class:`ContrastiveHead` config of the SSL
+            term. None (the default) trains CSM only.
+        ssl_weight (float): Weight of the SSL term. 0 turns it off like
+            ``ssl_head=None``: the SSL modules are not even built, so DDP sees
+            no unused parameters. Defaults to 1.0.
         data_preprocessor (dict, optional): Student preprocessor; its mean
             and std are handed to the teacher, which renormalises the same
             crop with CLIP statistics. Defaults to ``SelfSupDataPreprocessor``.
@@ -61,6 +78,9 @@ class BeamCLIP(BaseSelfSupervisor):
                  neck: dict,
                  head: dict,
                  target_generator: dict,
+                 ssl_neck: Optional[Union[dict, torch.nn.Module]] = None,
+                 ssl_head: Optional[Union[dict, torch.nn.Module]] = None,
+                 ssl_weight: float = 1.0,
                  data_preprocessor: Optional[Union[dict,
                                                    torch.nn.Module]] = None,
                  init_cfg: Optional[dict] = None):
@@ -88,6 +108,36 @@ class BeamCLIP(BaseSelfSupervisor):
                 preprocessor.mean.flatten().tolist(),
                 preprocessor.std.flatten().tolist())
         self.register_load_state_dict_post_hook(_ignore_missing_teacher_keys)
+        self._build_ssl(ssl_neck, ssl_head, ssl_weight)
+
+    def _build_ssl(self, ssl_neck, ssl_head, ssl_weight):
+        if ssl_weight < 0:
+            raise ValueError(f'ssl_weight must be >= 0, got {ssl_weight}')
+        self.ssl_weight = float(ssl_weight)
+        self.ssl_neck = self.ssl_head = None
+        if ssl_head is None or self.ssl_weight == 0:
+            if ssl_head is not None or ssl_neck is not None:
+                # Unused modules would break DDP without
+                # find_unused_parameters, so they are not built at all.
+                MMLogger.get_current_instance().info(
+                    'BeamCLIP: ssl_weight=0 or no ssl_head, the SSL term is '
+                    'off and its modules are not built (CSM only).')
+            return
+        if ssl_neck is None:
+            raise ValueError('ssl_head needs an ssl_neck (the SSL projection, '
+                             "e.g. dict(type='NonLinearNeck', ...)).")
+        self.ssl_neck = MODELS.build(ssl_neck) if isinstance(
+            ssl_neck, dict) else ssl_neck
+        self.ssl_head = MODELS.build(ssl_head) if isinstance(
+            ssl_head, dict) else ssl_head
+        if not isinstance(self.ssl_head, ContrastiveHead):
+            raise TypeError('ssl_head must be a ContrastiveHead (SimCLR '
+                            f'NT-Xent), got {type(self.ssl_head).__name__}')
+
+    @property
+    def with_ssl(self) -> bool:
+        """bool: Whether the SSL term is trained."""
+        return self.ssl_head is not None
 
     @staticmethod
     def _first_view(inputs: Union[torch.Tensor, List[torch.Tensor]]):
@@ -106,28 +156,73 @@ class BeamCLIP(BaseSelfSupervisor):
         Returns:
             Tensor: L2-normalised projections, shape (N, D).
         """
-        z = self.neck(self.backbone(inputs))
+        return self._project(self.neck, self.backbone(inputs))
+
+    @staticmethod
+    def _project(neck: torch.nn.Module, feats) -> torch.Tensor:
+        """L2-normalised (N, D) output of ``neck`` on backbone features."""
+        z = neck(feats)
         z = z[-1] if isinstance(z, (list, tuple)) else z
         return F.normalize(z.flatten(1), dim=-1)
 
     def loss(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
              data_samples: List[DataSample]) -> Dict[str, torch.Tensor]:
-        """CSM loss on the shared crop.
+        """CSM loss on the shared crop, plus the SSL term if configured.
 
         Args:
             inputs (Tensor | list[Tensor]): Student-normalised images
                 (N, 3, H, W), or views whose first entry is the crop the
-                teacher also sees.
+                teacher also sees. With the SSL term on, exactly two views.
             data_samples (list[DataSample]): Unused by CSM.
 
         Returns:
-            dict[str, Tensor]: ``loss_csm`` and diagnostics.
+            dict[str, Tensor]: ``loss_csm`` and diagnostics; with SSL also
+            ``loss_ssl`` (already multiplied by ``ssl_weight``, the term that
+            is backpropagated), ``ssl_nce`` (unweighted, logged only) and
+            ``ssl_top1`` (how often the positive is the closest sample).
         """
         x = self._first_view(inputs)
-        student = self.embed(x)
+        feats = self.backbone(x)
+        student = self._project(self.neck, feats)
         with torch.no_grad():
             teacher = self.target_generator(x, data_samples)
-        return self.head.loss(student, teacher)
+        losses = self.head.loss(student, teacher)
+        if self.with_ssl:
+            losses.update(self.loss_ssl(feats, inputs))
+        return losses
+
+    def loss_ssl(self, feats: tuple,
+                 inputs: List[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """SimCLR term between the shared crop and the extra view.
+
+        Args:
+            feats (tuple[Tensor]): Backbone features of the shared crop,
+                reused rather than recomputed.
+            inputs (list[Tensor]): The two views, each (N, 3, H, W).
+
+        Returns:
+            dict[str, Tensor]: ``loss_ssl``, ``ssl_nce`` and ``ssl_top1``.
+        """
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            got = len(inputs) if isinstance(inputs,
+                                            (list, tuple)) else 'a tensor'
+            raise ValueError(
+                'The SSL term needs two views per image (the shared crop and '
+                f'one extra view), got {got}. Use a MultiView pipeline, see '
+                'docs/ssl.md.')
+        # Each view gets its own backbone pass (its own BN statistics), so
+        # the shared crop's features, and thus the CSM term, are exactly
+        # those of the CSM-only model.
+        z0 = self._project(self.ssl_neck, feats)
+        z1 = self._project(self.ssl_neck, self.backbone(inputs[1]))
+        pos, neg = simclr_pos_neg(z0, z1)
+        nce = self.ssl_head.loss(pos, neg)
+        with torch.no_grad():
+            top1 = (pos > neg.max(dim=1, keepdim=True)[0]).float().mean()
+        return dict(
+            loss_ssl=self.ssl_weight * nce,
+            ssl_nce=nce.detach(),
+            ssl_top1=top1)
 
     def predict(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
                 data_samples: Optional[List[DataSample]] = None

@@ -1,0 +1,3 @@
+from .simclr import GatherLayer, simclr_pos_neg
+
+__all__ = ['GatherLayer', 'simclr_pos_neg']
