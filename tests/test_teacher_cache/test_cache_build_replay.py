@@ -150,3 +150,21 @@ def test_missing_cache_is_explained(tmp_path, tiny_teacher_cfg):
                 type='CachedTeacher',
                 cache_dir=str(tmp_path / 'nothing'),
                 teacher=tiny_teacher_cfg))
+
+
+def test_epoch_reaches_persistent_workers(built):
+    """The hook's set_epoch is seen by workers started in an earlier epoch."""
+    cfg, _ = built
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    replay = find_transforms(dataset)[0]
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=NUM_TRAIN,
+        num_workers=1,
+        persistent_workers=True,
+        collate_fn=default_collate)
+    for epoch in (0, 1, 2):
+        replay.set_epoch(epoch)
+        batch = next(iter(loader))
+        views = [int(s.cache_view) for s in batch['data_samples']]
+        assert views == [(epoch + i) % 2 for i in range(NUM_TRAIN)]
