@@ -400,9 +400,10 @@ def hardware(device):
 
 def prepare(args):
     """Teacher folder and its embed_dim, shared by the per-setting runs."""
-    import mmbeamclip  # noqa: F401
     from mmengine.registry import init_default_scope
     from mmpretrain.registry import MODELS
+
+    import mmbeamclip  # noqa: F401
     init_default_scope('mmpretrain')
     if not args.teacher_name and not args.teacher_dir:
         args.teacher_dir = osp.join(args.workdir, 'tiny_teacher')
@@ -449,8 +450,9 @@ def run_child(args, mode):
 def main(argv=None):
     args = parse_args(argv)
     if args.only:  # a child process: one setting, JSON on stdout
-        import mmbeamclip  # noqa: F401
         from mmengine.registry import init_default_scope
+
+        import mmbeamclip  # noqa: F401
         init_default_scope('mmpretrain')
         print(json.dumps(run_mode(args.only, args)))
         return None

@@ -9,6 +9,7 @@ from mmengine.dist import barrier, get_dist_info, is_main_process
 from mmengine.utils import ProgressBar
 
 from mmbeamclip.version import __version__
+
 from .store import (CACHE_VERSION, CacheMismatchError, dataset_fingerprint,
                     read_manifest, shard_bounds, shard_is_complete,
                     write_manifest, write_shard)

@@ -4,7 +4,7 @@ A cache folder holds::
 
     manifest.json               what the cache was built from (see below)
     shard_00000.emb.npy         teacher embeddings, fp16, (S, N, D)
-    shard_00000.views.npy       the views' crop boxes and flips, int32, (S, N, 5)
+    shard_00000.views.npy       crop boxes and flips, int32, (S, N, 5)
     shard_00001.emb.npy ...
 
 Sample ``i`` lives in shard ``i // shard_size`` at row ``i % shard_size``

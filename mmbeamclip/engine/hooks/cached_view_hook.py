@@ -20,7 +20,7 @@ class CachedViewHook(Hook):
 
     Args:
         check_dataset (bool): Hash the training file list and compare it
-            with the manifest (a few seconds per million images).
+            with the manifest (one pass over the file list).
             Defaults to True.
     """
 

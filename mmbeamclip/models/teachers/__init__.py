@@ -3,5 +3,6 @@ from .open_clip_teacher import OpenCLIPTeacher, open_clip_teacher_id
 from .staging import stage_open_clip
 
 __all__ = [
-    'CachedTeacher', 'OpenCLIPTeacher', 'open_clip_teacher_id', 'stage_open_clip'
+    'CachedTeacher', 'OpenCLIPTeacher', 'open_clip_teacher_id',
+    'stage_open_clip'
 ]

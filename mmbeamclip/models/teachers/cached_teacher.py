@@ -8,6 +8,7 @@ from mmpretrain.registry import MODELS
 
 from mmbeamclip.teacher_cache.store import (CacheMismatchError,
                                             TeacherTargetCache)
+
 from .open_clip_teacher import open_clip_teacher_id
 
 ID_ARGS = ('model_name', 'pretrained', 'precision', 'force_quick_gelu')
