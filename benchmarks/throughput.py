@@ -398,6 +398,11 @@ def hardware(device):
     return info
 
 
+def report_threads():
+    import torch
+    return torch.get_num_threads()
+
+
 def prepare(args):
     """Teacher folder and its embed_dim, shared by the per-setting runs."""
     from mmengine.registry import init_default_scope
@@ -473,6 +478,8 @@ def main(argv=None):
             img_size=args.img_size,
             iters=args.iters,
             warmup=args.warmup,
+            torch_threads=args.threads or report_threads(),
+            in_process=args.in_process,
             amp=args.amp,
             teacher=teacher.teacher_id,
             teacher_image_size=list(teacher.image_size),
