@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from mmengine.dataset import default_collate
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
+from teacher_cache_helpers import cached_config
 
 import mmbeamclip  # noqa: F401
 from mmbeamclip.datasets.transforms import ReplayCachedView, find_transforms
@@ -12,8 +13,6 @@ from mmbeamclip.teacher_cache import (CacheMismatchError, TeacherTargetCache,
                                       build_teacher_cache_from_config,
                                       dataset_fingerprint, read_manifest)
 from mmbeamclip.teacher_cache.store import shard_path
-
-from teacher_cache_helpers import cached_config
 
 init_default_scope('mmpretrain')
 NUM_TRAIN = 16  # image_folder: 2 classes x 8 training images

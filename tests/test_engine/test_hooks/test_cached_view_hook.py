@@ -1,8 +1,9 @@
-import sys
 import os.path as osp
+import sys
 
 import pytest
 from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
 
 import mmbeamclip  # noqa: F401
 from mmbeamclip.datasets.transforms import find_transforms
@@ -35,7 +36,7 @@ def cfg(monkeypatch, image_folder, tmp_path, tiny_teacher_cfg):
     return _runner_cfg(cfg, tmp_path / 'work')
 
 
-def test_train_from_cache(cfg):
+def test_train_from_cache(cfg, tiny_teacher_cfg):
     runner = Runner.from_cfg(cfg)
     seen = []
     model = runner.model
@@ -54,7 +55,13 @@ def test_train_from_cache(cfg):
     state = model.state_dict()
     assert not any(k.startswith('target_generator.') for k in state)
     assert model.head.has_bank
-    # Bank keyed like the online teacher's (same teacher id).
+    # Same teacher id as the online teacher, hence the same prompt-bank key.
+    online = MODELS.build(tiny_teacher_cfg)
+    assert model.target_generator.teacher_id == online.teacher_id
+    # No cached bank yet: the text side built the online teacher, outside
+    # the module tree (not saved, not wrapped).
+    assert '_online' in model.target_generator.__dict__
+    assert not any('_online' in name for name, _ in model.named_modules())
     transform = find_transforms(runner.train_dataloader.dataset)[0]
     assert int(transform._epoch) == 1
 
