@@ -231,14 +231,20 @@ class TeacherTargetCache:
         Returns:
             ndarray: fp16 embeddings, shape (B, D).
         """
-        out = np.empty((len(sample_idx), self.embed_dim), np.float16)
-        for i, (idx, v) in enumerate(zip(sample_idx, view)):
-            idx, v = int(idx), int(v)
-            self._check_index(idx)
-            if not 0 <= v < self.num_views:
-                raise IndexError(f'view {v} outside [0, {self.num_views})')
-            shard, row = divmod(idx, self.shard_size)
-            out[i] = self._shard(shard, 'emb')[row, v]
+        idx = np.asarray(sample_idx, dtype=np.int64).reshape(-1)
+        view = np.asarray(view, dtype=np.int64).reshape(-1)
+        bad = (idx < 0) | (idx >= self.num_samples)
+        if bad.any():
+            self._check_index(int(idx[bad][0]))
+        if ((view < 0) | (view >= self.num_views)).any():
+            raise IndexError(f'views {view.tolist()} outside '
+                             f'[0, {self.num_views})')
+        out = np.empty((len(idx), self.embed_dim), np.float16)
+        shard, row = np.divmod(idx, self.shard_size)
+        # One fancy-indexed read per shard instead of one per sample.
+        for s in np.unique(shard):
+            mask = shard == s
+            out[mask] = self._shard(int(s), 'emb')[row[mask], view[mask]]
         return out
 
     def check(self,
