@@ -69,6 +69,13 @@ def test_replay_gives_online_targets(built):
     np.testing.assert_array_equal(again, teacher.cache.views(7))
 
 
+def test_epoch_sampling_needs_an_epoch(built):
+    cfg, _ = built
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    with pytest.raises(RuntimeError, match='CachedViewHook'):
+        dataset[0]
+
+
 def test_random_view_sampling(built):
     cfg, _ = built
     cfg.train_dataloader.dataset.pipeline[1]['view_sampling'] = 'random'

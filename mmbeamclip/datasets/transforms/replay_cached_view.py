@@ -86,7 +86,8 @@ class ReplayCachedView(RandomResizedCrop):
         self.view_sampling = view_sampling
         # Shared memory: the hook's update reaches data-loader workers, also
         # persistent ones, which hold a pickled copy of this transform.
-        self._epoch = torch.zeros((), dtype=torch.long).share_memory_()
+        # -1: no epoch published yet.
+        self._epoch = torch.full((), -1, dtype=torch.long).share_memory_()
         self._cache: Optional[TeacherTargetCache] = None
         self._build: Optional[Tuple[int, int]] = None
 
@@ -187,7 +188,14 @@ class ReplayCachedView(RandomResizedCrop):
         """The view index to replay for a sample now."""
         if self.view_sampling == 'random':
             return int(np.random.randint(num_views))
-        return (int(self._epoch) + int(sample_idx)) % num_views
+        epoch = int(self._epoch)
+        if epoch < 0:
+            # Without the hook every image would replay one view forever.
+            raise RuntimeError(
+                "ReplayCachedView(view_sampling='epoch') was given no epoch: "
+                "add dict(type='CachedViewHook') to custom_hooks (or call "
+                "set_epoch), or use view_sampling='random'.")
+        return (epoch + int(sample_idx)) % num_views
 
     def transform(self, results: dict) -> dict:
         img, sample_idx = results['img'], int(results['sample_idx'])
