@@ -3,7 +3,8 @@ from . import compat
 
 compat.apply()
 
-from . import engine, models, prompts, utils  # noqa: E402,F401
+from . import (datasets, engine, models, prompts,  # noqa: E402,F401
+               teacher_cache, utils)
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

@@ -191,9 +191,14 @@ def load_prompt_bank(path: str,
         elif bank.ndim != 2 or bank.shape[0] == 0 or labels.shape != (
                 bank.shape[0], ):
             problem = 'its tensors have inconsistent shapes'
-        elif not torch.isfinite(bank).all() or not torch.allclose(
-                bank.norm(dim=-1), torch.ones(bank.shape[0]), atol=1e-3):
-            problem = 'its anchors are not finite unit vectors'
+        else:
+            # A non-finite entry makes its row's norm non-finite, so checking
+            # the K norms is enough (checking all K x D entries took 0.6 s
+            # for an 80000 x 512 bank).
+            norms = bank.norm(dim=-1)
+            if not torch.isfinite(norms).all() or not torch.allclose(
+                    norms, torch.ones(bank.shape[0]), atol=1e-3):
+                problem = 'its anchors are not finite unit vectors'
     except Exception as e:  # unreadable: truncated, not a torch file, ...
         problem = f'it cannot be read ({type(e).__name__}: {e})'
     if problem is not None:

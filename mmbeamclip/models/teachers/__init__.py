@@ -1,4 +1,8 @@
-from .open_clip_teacher import OpenCLIPTeacher
+from .cached_teacher import CachedTeacher
+from .open_clip_teacher import OpenCLIPTeacher, open_clip_teacher_id
 from .staging import stage_open_clip
 
-__all__ = ['OpenCLIPTeacher', 'stage_open_clip']
+__all__ = [
+    'CachedTeacher', 'OpenCLIPTeacher', 'open_clip_teacher_id',
+    'stage_open_clip'
+]

@@ -46,6 +46,51 @@ def _file_fingerprint(path: str) -> str:
     return f'{osp.basename(path)}:{osp.getsize(path)}:{digest.hexdigest()[:16]}'
 
 
+def open_clip_teacher_id(model_name: str,
+                         pretrained: Optional[str] = None,
+                         precision: str = 'fp32',
+                         force_quick_gelu: bool = False) -> str:
+    """Identity of an :class:`OpenCLIPTeacher`, computed without building it.
+
+    Prompt banks and teacher-target caches are keyed by it, and a cached
+    teacher compares it with its cache's manifest without loading weights.
+
+    Args:
+        model_name (str): open_clip model name.
+        pretrained (str, optional): Tag, weight file or ``local-dir:`` folder.
+        precision (str): open_clip precision. Defaults to ``'fp32'``.
+        force_quick_gelu (bool): Defaults to False.
+
+    Returns:
+        str: A JSON string (model, weight source fingerprint, precision,
+        QuickGELU flag, open_clip version).
+    """
+    import open_clip
+    if pretrained is None:
+        source = 'random-init'
+    elif pretrained.startswith(LOCAL_DIR_PREFIX):
+        folder = pretrained[len(LOCAL_DIR_PREFIX):]
+        with open(osp.join(folder, 'open_clip_config.json'), 'rb') as f:
+            config = hashlib.sha256(f.read()).hexdigest()[:16]
+        weights = sorted(
+            f for f in os.listdir(folder)
+            if f.startswith('open_clip_') and not f.endswith('.json'))
+        source = f'local-dir:{config}:' + ','.join(
+            _file_fingerprint(osp.join(folder, w)) for w in weights)
+    elif osp.isfile(pretrained):
+        source = 'file:' + _file_fingerprint(pretrained)
+    else:
+        source = f'tag:{pretrained}'
+    return json.dumps(
+        dict(
+            model=model_name,
+            source=source,
+            precision=precision,
+            quick_gelu=force_quick_gelu,
+            open_clip=open_clip.__version__),
+        sort_keys=True)
+
+
 @MODELS.register_module()
 class OpenCLIPTeacher(BaseModule):
     """A frozen open_clip image-text model used as the BeamCLIP teacher.
@@ -212,30 +257,8 @@ class OpenCLIPTeacher(BaseModule):
     # -------------------------------------------------------------- identity
     def _make_teacher_id(self) -> str:
         """Identity of the teacher weights, used to key prompt banks."""
-        import open_clip
-        if self.pretrained is None:
-            source = 'random-init'
-        elif self._is_local_dir():
-            folder = self.pretrained[len(LOCAL_DIR_PREFIX):]
-            with open(osp.join(folder, 'open_clip_config.json'), 'rb') as f:
-                config = hashlib.sha256(f.read()).hexdigest()[:16]
-            weights = sorted(
-                f for f in os.listdir(folder)
-                if f.startswith('open_clip_') and not f.endswith('.json'))
-            source = f'local-dir:{config}:' + ','.join(
-                _file_fingerprint(osp.join(folder, w)) for w in weights)
-        elif osp.isfile(self.pretrained):
-            source = 'file:' + _file_fingerprint(self.pretrained)
-        else:
-            source = f'tag:{self.pretrained}'
-        return json.dumps(
-            dict(
-                model=self.model_name,
-                source=source,
-                precision=self.precision,
-                quick_gelu=self.force_quick_gelu,
-                open_clip=open_clip.__version__),
-            sort_keys=True)
+        return open_clip_teacher_id(self.model_name, self.pretrained,
+                                    self.precision, self.force_quick_gelu)
 
     # ----------------------------------------------------------------- input
     def set_input_normalization(self, mean: Sequence[float],

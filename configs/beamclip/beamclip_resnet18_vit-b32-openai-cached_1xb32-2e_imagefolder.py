@@ -1,0 +1,49 @@
+# The CPU image-folder run with cached teacher targets: the teacher runs once
+# over 4 pre-sampled views per image, training replays the views and reads
+# the targets (docs/teacher_cache.md). Build the cache, then train:
+#   DATA_ROOT=/path/to/folder TEACHER_CACHE=/path/to/cache \
+#       python tools/cache_teacher_targets.py CONFIG
+#   DATA_ROOT=/path/to/folder TEACHER_CACHE=/path/to/cache \
+#       python tools/train.py CONFIG
+# Teacher overrides go to model.target_generator.teacher.* (in both calls).
+_base_ = ['./beamclip_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py']
+
+cache_dir = '{{$TEACHER_CACHE:work_dirs/teacher_cache/vit-b32-openai_imagefolder}}'  # noqa: E501
+img_size = 64
+
+model = dict(
+    target_generator=dict(
+        _delete_=True,
+        type='CachedTeacher',
+        cache_dir=cache_dir,
+        # The online teacher the cache is built with (and checked against).
+        teacher={{_base_.model.target_generator}}))
+
+# Random crop + flip become one cached view per image and epoch; the crop
+# settings are the online config's and are recorded in the manifest.
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='ReplayCachedView',
+        cache_dir=cache_dir,
+        scale=img_size,
+        crop_ratio_range=(0.2, 1.),
+        backend='pillow',
+        flip_prob=0.5,
+        view_sampling='epoch'),
+    dict(
+        type='PackInputs',
+        meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'flip',
+                   'flip_direction', 'cache_view')),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+custom_hooks = [
+    dict(
+        type='PromptBankHook', classnames='dataset',
+        templates='simple_imagenet'),
+    dict(type='CachedViewHook'),
+]
+
+# Read by tools/cache_teacher_targets.py.
+teacher_cache = dict(num_views=4, seed=0, shard_size=4096)

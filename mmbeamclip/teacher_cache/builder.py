@@ -1,0 +1,265 @@
+"""Run the teacher once over a dataset's pre-sampled views and store it."""
+import warnings
+from typing import List, Optional
+
+import numpy as np
+import torch
+from mmengine.dataset import default_collate
+from mmengine.dist import barrier, get_dist_info, is_main_process
+from mmengine.utils import ProgressBar
+
+from mmbeamclip.version import __version__
+
+from .store import (CACHE_VERSION, CacheMismatchError, dataset_fingerprint,
+                    read_manifest, shard_bounds, shard_is_complete,
+                    write_manifest, write_shard)
+
+# Manifest entries that must agree for a build to resume into a folder.
+IDENTITY_KEYS = ('version', 'teacher_id', 'embed_dim', 'dataset', 'views',
+                 'shard_size', 'dtype')
+# Transforms whose randomness after the replayed crop would show the student
+# an image the teacher never saw.
+RANDOM_HINTS = ('Random', 'ColorJitter', 'GaussianBlur', 'Solarize',
+                'AutoAugment', 'RandAugment')
+
+
+def _prepare_pipeline(dataset, num_views: int, seed: int):
+    """Switch the replay transform to build mode; keep its view records."""
+    from mmpretrain.datasets.transforms import PackInputs
+
+    from mmbeamclip.datasets.transforms import (ReplayCachedView,
+                                                find_transforms)
+    replays = find_transforms(dataset, ReplayCachedView)
+    if len(replays) != 1:
+        raise ValueError(
+            'The dataset pipeline must contain exactly one ReplayCachedView '
+            f'(found {len(replays)}): it defines the views to cache.')
+    replay = replays[0]
+    replay.set_build_mode(num_views, seed)
+    for pack in find_transforms(dataset, PackInputs):
+        if 'cache_views' not in pack.meta_keys:
+            pack.meta_keys = tuple(pack.meta_keys) + ('cache_views', )
+    transforms = list(getattr(dataset.pipeline, 'transforms', []))
+    if replay in transforms:
+        after = transforms[transforms.index(replay) + 1:]
+        risky = [
+            type(t).__name__ for t in after
+            if any(h in type(t).__name__ for h in RANDOM_HINTS)
+        ]
+        if risky:
+            warnings.warn(
+                f'Random transforms {risky} follow ReplayCachedView: the '
+                'student will not see the exact view the teacher saw. Cache '
+                'only deterministic views (crop + flip).')
+    return replay
+
+
+def _shard_batches(bounds, shards: List[int], batch_size: int):
+    # Batches never cross a shard, so a shard's contents do not depend on
+    # which other shards are built in the same run (resume gives identical
+    # files).
+    batches = []
+    for shard in shards:
+        start, end = bounds[shard]
+        batches += [
+            list(range(s, min(s + batch_size, end)))
+            for s in range(start, end, batch_size)
+        ]
+    return batches
+
+
+def build_teacher_cache(dataset,
+                        teacher,
+                        data_preprocessor,
+                        cache_dir: str,
+                        num_views: int = 4,
+                        seed: int = 0,
+                        shard_size: int = 4096,
+                        batch_size: int = 64,
+                        num_workers: int = 2,
+                        progress: bool = True,
+                        max_shards: Optional[int] = None,
+                        logger=None) -> dict:
+    """Build (or resume) a teacher-target cache.
+
+    Every rank builds the missing shards ``i`` with ``i % world_size ==
+    rank``, so the usual launchers (``torchrun``, slurm) parallelise it.
+    Shards already on disk are skipped; the manifest is marked complete once
+    all shards exist.
+
+    Args:
+        dataset: Training dataset whose pipeline contains one
+            :class:`ReplayCachedView` (switched to build mode here) followed
+            by ``PackInputs``.
+        teacher (OpenCLIPTeacher): The online teacher, on its device, with
+            its input normalisation set to ``data_preprocessor``'s.
+        data_preprocessor (nn.Module): The model's data preprocessor (on the
+            same device), turning packed batches into student inputs.
+        cache_dir (str): Output folder.
+        num_views (int): Views per image, N. Defaults to 4.
+        seed (int): View sampling seed. Defaults to 0.
+        shard_size (int): Samples per shard. Defaults to 4096.
+        batch_size (int): Images per loader batch (the teacher sees
+            ``batch_size * num_views``). Defaults to 64.
+        num_workers (int): Loader workers. Defaults to 2.
+        progress (bool): Progress bar on rank 0. Defaults to True.
+        max_shards (int, optional): Stop after building this many shards on
+            this rank (to split a long build into several jobs; also used by
+            tests to simulate an interruption). Defaults to None (all).
+        logger (logging.Logger, optional): Where to report.
+
+    Returns:
+        dict: The manifest (``complete`` is True once every shard exists).
+    """
+    log = logger.info if logger is not None else print
+    rank, world_size = get_dist_info()
+    replay = _prepare_pipeline(dataset, num_views, seed)
+    manifest = dict(
+        version=CACHE_VERSION,
+        teacher_id=teacher.teacher_id,
+        embed_dim=int(teacher.embed_dim),
+        dataset=dataset_fingerprint(dataset),
+        views=dict(num_views=int(num_views), seed=int(seed),
+                   spec=replay.view_spec()),
+        shard_size=int(shard_size),
+        dtype='float16',
+        # Embeddings do not depend on the prompt bank; a top-k similarity
+        # cache would record the bank key here.
+        bank_key=None,
+        mmbeamclip=__version__,
+        complete=False)
+    bounds = shard_bounds(manifest['dataset']['num_samples'], shard_size)
+    manifest['num_shards'] = len(bounds)
+
+    if is_main_process():
+        existing = read_manifest(cache_dir)
+        if existing is not None:
+            diff = [k for k in IDENTITY_KEYS if existing.get(k) != manifest[k]]
+            if diff:
+                raise CacheMismatchError(
+                    f'{cache_dir} already holds a cache built with other '
+                    f'{", ".join(diff)}; use another folder or delete it.')
+            manifest['complete'] = existing.get('complete', False)
+        if not manifest['complete']:
+            write_manifest(cache_dir, manifest)
+    barrier()
+
+    todo = [
+        i for i in range(len(bounds)) if i % world_size == rank
+        and not shard_is_complete(cache_dir, i, bounds[i][1] - bounds[i][0],
+                                  num_views, manifest['embed_dim'])
+    ]
+    if max_shards is not None:
+        todo = todo[:max_shards]
+    batches = _shard_batches(bounds, todo, batch_size)
+    num_images = sum(len(b) for b in batches)
+    log(f'Teacher-target cache {cache_dir}: {len(bounds)} shards, '
+        f'{len(todo)} to build on rank {rank} ({num_images} images x '
+        f'{num_views} views)')
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=batches,
+        num_workers=num_workers,
+        collate_fn=default_collate,
+        pin_memory=False)
+    bar = ProgressBar(num_images) if progress and rank == 0 and \
+        num_images else None
+
+    shard, emb_buf, view_buf, filled = None, None, None, 0
+    for batch in loader:
+        data = data_preprocessor(batch, False)
+        views_in = data['inputs']  # N tensors (B, 3, H, W)
+        samples = data['data_samples']
+        x = torch.stack(list(views_in), dim=1).flatten(0, 1)
+        emb = teacher.encode_image(x).view(len(samples), num_views, -1)
+        emb = emb.half().cpu().numpy()
+        for i, sample in enumerate(samples):
+            idx = int(sample.sample_idx)
+            if shard is None:
+                shard = idx // shard_size
+                start, end = bounds[shard]
+                emb_buf = np.zeros((end - start, num_views, emb.shape[-1]),
+                                   np.float16)
+                view_buf = np.zeros((end - start, num_views, 5), np.int32)
+                filled = 0
+            emb_buf[idx - start] = emb[i]
+            view_buf[idx - start] = np.asarray(sample.cache_views)
+            filled += 1
+            if filled == end - start:
+                write_shard(cache_dir, shard, emb_buf, view_buf)
+                shard = None
+        if bar is not None:
+            bar.update(len(samples))
+    if bar is not None:
+        bar.file.write('\n')
+    barrier()
+
+    if is_main_process() and not manifest['complete']:
+        missing = [
+            i for i, (s, e) in enumerate(bounds) if not shard_is_complete(
+                cache_dir, i, e - s, num_views, manifest['embed_dim'])
+        ]
+        if missing:
+            log(f'{len(missing)} of {len(bounds)} shards still missing; run '
+                'again to resume.')
+        else:
+            manifest['complete'] = True
+            write_manifest(cache_dir, manifest)
+            log(f'Teacher-target cache complete: {cache_dir}')
+    barrier()
+    return read_manifest(cache_dir) or manifest
+
+
+def build_teacher_cache_from_config(cfg,
+                                    device: Optional[str] = None,
+                                    **overrides) -> dict:
+    """Build the cache that a cached-teacher training config reads.
+
+    The config's ``model.target_generator`` must be a :class:`CachedTeacher`
+    (its ``teacher`` is run, its ``cache_dir`` is written) and its training
+    pipeline must hold the matching :class:`ReplayCachedView`. Build
+    settings come from the optional top-level ``teacher_cache`` dict
+    (``num_views``, ``seed``, ``shard_size``, ``batch_size``,
+    ``num_workers``), then from ``overrides``.
+
+    Args:
+        cfg (Config): Training config (custom imports already done).
+        device (str, optional): Teacher device. Defaults to the current CUDA
+            device if there is one, else CPU.
+        **overrides: Arguments of :func:`build_teacher_cache`.
+
+    Returns:
+        dict: The manifest.
+    """
+    from mmpretrain.registry import DATASETS, MODELS
+    target = cfg.model.target_generator
+    if target.get('type') != 'CachedTeacher':
+        raise ValueError(
+            'model.target_generator must be a CachedTeacher (the cached '
+            f'variant of the config), got {target.get("type")!r}')
+    settings = dict(
+        num_views=4,
+        seed=0,
+        shard_size=4096,
+        batch_size=cfg.train_dataloader.get('batch_size', 64),
+        num_workers=cfg.train_dataloader.get('num_workers', 2))
+    settings.update(cfg.get('teacher_cache', {}))
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    if device is None:
+        device = f'cuda:{torch.cuda.current_device()}' \
+            if torch.cuda.is_available() else 'cpu'
+
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    preprocessor = MODELS.build(cfg.model.data_preprocessor).to(device)
+    teacher = MODELS.build(target.teacher).to(device)
+    if getattr(preprocessor, '_enable_normalize', False):
+        teacher.set_input_normalization(preprocessor.mean.flatten().tolist(),
+                                        preprocessor.std.flatten().tolist())
+    from mmbeamclip.datasets.transforms import find_transforms
+    for replay in find_transforms(dataset):
+        if replay.cache_dir != target.cache_dir:
+            raise ValueError(
+                f'ReplayCachedView reads {replay.cache_dir!r} but the '
+                f'CachedTeacher reads {target.cache_dir!r}; use one folder.')
+    return build_teacher_cache(dataset, teacher, preprocessor,
+                               target.cache_dir, **settings)

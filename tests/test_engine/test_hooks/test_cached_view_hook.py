@@ -1,0 +1,73 @@
+import os.path as osp
+import sys
+
+import pytest
+from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
+
+import mmbeamclip  # noqa: F401
+from mmbeamclip.datasets.transforms import find_transforms
+from mmbeamclip.teacher_cache import (CacheMismatchError,
+                                      build_teacher_cache_from_config)
+
+sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..',
+                            'test_teacher_cache'))
+from teacher_cache_helpers import cached_config  # noqa: E402
+
+
+def _runner_cfg(cfg, work_dir):
+    cfg.work_dir = str(work_dir)
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2,
+                         val_interval=100)
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=100, save_last=False)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.log_level = 'WARNING'
+    return cfg
+
+
+@pytest.fixture
+def cfg(monkeypatch, image_folder, tmp_path, tiny_teacher_cfg):
+    monkeypatch.setenv('MMBEAMCLIP_CACHE', str(tmp_path / 'mmbeamclip'))
+    cfg = cached_config(monkeypatch, image_folder, tmp_path / 'cache',
+                        tiny_teacher_cfg)
+    build_teacher_cache_from_config(cfg, progress=False)
+    return _runner_cfg(cfg, tmp_path / 'work')
+
+
+def test_train_from_cache(cfg, tiny_teacher_cfg):
+    runner = Runner.from_cfg(cfg)
+    seen = []
+    model = runner.model
+    forward = model.target_generator.forward
+
+    def spy(inputs, data_samples):
+        seen.extend((runner.epoch, int(s.sample_idx), int(s.cache_view))
+                    for s in data_samples)
+        return forward(inputs, data_samples)
+
+    model.target_generator.forward = spy
+    runner.train()
+    # Every sample once per epoch, view (epoch + sample_idx) % N.
+    assert len(seen) == 2 * 16
+    assert all(view == (epoch + idx) % 2 for epoch, idx, view in seen)
+    state = model.state_dict()
+    assert not any(k.startswith('target_generator.') for k in state)
+    assert model.head.has_bank
+    # Same teacher id as the online teacher, hence the same prompt-bank key.
+    online = MODELS.build(tiny_teacher_cfg)
+    assert model.target_generator.teacher_id == online.teacher_id
+    # No cached bank yet: the text side built the online teacher, outside
+    # the module tree (not saved, not wrapped).
+    assert '_online' in model.target_generator.__dict__
+    assert not any('_online' in name for name, _ in model.named_modules())
+    transform = find_transforms(runner.train_dataloader.dataset)[0]
+    assert int(transform._epoch) == 1
+
+
+def test_other_dataset_is_refused(cfg):
+    cfg.train_dataloader.dataset.data_prefix = 'val'
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(CacheMismatchError, match='dataset'):
+        runner.train()

@@ -1,0 +1,57 @@
+"""The cache tool under torchrun (2 CPU ranks, gloo) builds the same cache as
+one process: each rank builds its share of the shards."""
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mmbeamclip  # noqa: F401
+from mmbeamclip.teacher_cache import (build_teacher_cache_from_config,
+                                      read_manifest)
+from mmbeamclip.teacher_cache.store import shard_path
+
+sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_teacher_cache'))
+from teacher_cache_helpers import CONFIG, cached_config  # noqa: E402
+
+ROOT = osp.join(osp.dirname(__file__), '..', '..')
+
+
+@pytest.mark.skipif(shutil.which('torchrun') is None, reason='no torchrun')
+def test_two_rank_build_matches_single_process(monkeypatch, image_folder,
+                                               tmp_path, tiny_teacher_cfg):
+    single = cached_config(monkeypatch, image_folder, tmp_path / 'single',
+                           tiny_teacher_cfg)
+    build_teacher_cache_from_config(single, progress=False)
+
+    env = dict(
+        os.environ,
+        DATA_ROOT=image_folder,
+        TEACHER_CACHE=str(tmp_path / 'dist'),
+        PYTHONPATH=os.pathsep.join([osp.abspath(ROOT)] + sys.path),
+        OMP_NUM_THREADS='1')
+    subprocess.run([
+        'torchrun', '--nproc_per_node=2', '--master_port=29517',
+        osp.join(ROOT, 'tools', 'cache_teacher_targets.py'), CONFIG,
+        '--launcher', 'pytorch', '--num-views', '2', '--shard-size', '5',
+        '--batch-size', '3', '--workers', '0', '--cfg-options',
+        f"model.target_generator.teacher.model_name="
+        f"{tiny_teacher_cfg['model_name']}",
+        f"model.target_generator.teacher.pretrained="
+        f"{tiny_teacher_cfg['pretrained']}"
+    ],
+                   env=env,
+                   check=True,
+                   timeout=300)
+    dist_dir = str(tmp_path / 'dist')
+    single_dir = single.model.target_generator.cache_dir
+    assert read_manifest(dist_dir) == read_manifest(single_dir)
+    assert read_manifest(dist_dir)['complete']
+    for shard in range(4):
+        for kind in ('emb', 'views'):
+            np.testing.assert_array_equal(
+                np.load(shard_path(dist_dir, shard, kind)),
+                np.load(shard_path(single_dir, shard, kind)))
