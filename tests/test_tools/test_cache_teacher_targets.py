@@ -2,13 +2,11 @@
 one process: each rank builds its share of the shards."""
 import os
 import os.path as osp
-import shutil
+import socket
 import subprocess
 import sys
 
 import numpy as np
-import pytest
-
 import mmbeamclip  # noqa: F401
 from mmbeamclip.teacher_cache import (build_teacher_cache_from_config,
                                       read_manifest)
@@ -20,7 +18,12 @@ from teacher_cache_helpers import CONFIG, cached_config  # noqa: E402
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
 
 
-@pytest.mark.skipif(shutil.which('torchrun') is None, reason='no torchrun')
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
 def test_two_rank_build_matches_single_process(monkeypatch, image_folder,
                                                tmp_path, tiny_teacher_cfg):
     single = cached_config(monkeypatch, image_folder, tmp_path / 'single',
@@ -34,7 +37,8 @@ def test_two_rank_build_matches_single_process(monkeypatch, image_folder,
         PYTHONPATH=os.pathsep.join([osp.abspath(ROOT)] + sys.path),
         OMP_NUM_THREADS='1')
     subprocess.run([
-        'torchrun', '--nproc_per_node=2', '--master_port=29517',
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+        f'--master_port={_free_port()}',
         osp.join(ROOT, 'tools', 'cache_teacher_targets.py'), CONFIG,
         '--launcher', 'pytorch', '--num-views', '2', '--shard-size', '5',
         '--batch-size', '3', '--workers', '0', '--cfg-options',
