@@ -117,6 +117,8 @@ def main(argv=None):
             results.append(
                 run_row(row, data, profile, seed, work_dir, teacher, log))
     summary = summarize(results)
+    # Rows run in the order asked for; tables list them in canonical order.
+    rows = [r for r in ROWS if r in rows]
     total = round(time.time() - t_start, 1)
 
     # Only real profiles write next to RESULTS.md; smoke runs stay in the
