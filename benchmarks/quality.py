@@ -54,6 +54,14 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    cwd = os.getcwd()
+    try:
+        return run(argv)
+    finally:
+        os.chdir(cwd)
+
+
+def run(argv=None):
     args = parse_args(argv)
     profile = dict(PROFILES[args.profile])
     seeds = [int(s) for s in args.seeds.split(',')] if args.seeds else \
@@ -62,6 +70,7 @@ def main(argv=None):
     for r in rows:
         if r not in ROWS:
             raise SystemExit(f'unknown row {r!r}; known: {list(ROWS)}')
+    # Relative paths (data root, work dir) are relative to the repository.
     os.chdir(REPO)
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)

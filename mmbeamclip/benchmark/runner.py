@@ -177,9 +177,10 @@ def prepare_data(data_root: str, work_dir: str, profile: dict,
 def teacher_cfg(spec: str, image_size: int) -> dict:
     """``OpenCLIPTeacher`` config from ``local-dir:DIR`` or ``MODEL:TAG``."""
     if spec.startswith('local-dir:'):
+        # For a local-dir model the name is only a label in logs.
         return dict(
             type='OpenCLIPTeacher',
-            model_name='clip-proxy-effnetlite0-minilm',
+            model_name=osp.basename(osp.normpath(spec[len('local-dir:'):])),
             pretrained=spec,
             image_size=image_size)
     model, _, tag = spec.partition(':')
