@@ -130,10 +130,11 @@ def run(argv=None):
     rows = [r for r in ROWS if r in rows]
     total = round(time.time() - t_start, 1)
 
-    # Only real profiles write next to RESULTS.md; smoke runs stay in the
-    # work dir.
+    # Only the reported profiles write next to RESULTS.md; smoke and demo
+    # runs stay in the work dir.
+    reported = args.profile in ('quick', 'full')
     prefix = args.out_prefix or osp.join(
-        work_dir if args.profile == 'smoke' else osp.join(REPO, 'benchmarks'),
+        osp.join(REPO, 'benchmarks') if reported else work_dir,
         f'quality_{args.profile}')
     is_proxy = teacher is not None and osp.isfile(
         osp.join(teacher['spec'][len('local-dir:'):], 'proxy_meta.json')) \
@@ -172,7 +173,7 @@ def run(argv=None):
     print(report.table(summary, tref, teacher_label, rows))
 
     results_md = args.results
-    if results_md is None and args.profile != 'smoke':
+    if results_md is None and reported:
         results_md = osp.join(REPO, 'benchmarks', 'RESULTS.md')
     if results_md:
         report.write_section(

@@ -58,6 +58,23 @@ PROFILES = {
         proxy_steps=3000,
         proxy_max_classes=None,
         num_workers=8),
+    # tools/demo.py: a few minutes of distillation on a small real dataset.
+    'demo':
+    dict(
+        img_size=32,
+        teacher_size=128,
+        epochs=5,
+        batch_size=64,
+        lr=0.05,
+        train_per_class=None,
+        probe_per_class=100,
+        probe_epochs=10,
+        val_per_class=None,
+        seeds=[0],
+        proxy_max_images=2000,
+        proxy_steps=1500,
+        proxy_max_classes=None,
+        num_workers=2),
     'smoke':
     dict(
         img_size=32,

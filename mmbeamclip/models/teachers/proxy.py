@@ -253,6 +253,10 @@ def pooled_text_features(model, texts: Sequence[str],
     for i in range(0, len(texts), batch_size):
         ids = tok(list(texts[i:i + batch_size]))
         mask = (ids != text.config.pad_token_id).long()
+        # The tokenizer pads to the context length (77); drop the all-pad
+        # columns. Masked mean pooling makes this exact, and 6x cheaper.
+        width = int(mask.sum(1).max())
+        ids, mask = ids[:, :width], mask[:, :width]
         hidden = text.transformer(input_ids=ids, attention_mask=mask)
         out.append(text.pooler(hidden, mask))
     return torch.cat(out)
