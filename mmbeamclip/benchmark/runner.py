@@ -62,14 +62,14 @@ PROFILES = {
     'demo':
     dict(
         img_size=32,
-        teacher_size=128,
+        teacher_size=96,
         epochs=5,
         batch_size=64,
         lr=0.05,
         train_per_class=None,
         probe_per_class=100,
         probe_epochs=10,
-        val_per_class=None,
+        val_per_class=200,
         seeds=[0],
         proxy_max_images=2000,
         proxy_steps=1500,
