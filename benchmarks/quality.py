@@ -47,6 +47,10 @@ def parse_args(argv=None):
     parser.add_argument('--results', default=None,
                         help='where the Quality section goes; defaults to '
                         'benchmarks/RESULTS.md (quick/full profiles only)')
+    parser.add_argument(
+        '--merge', action='store_true',
+        help='keep the runs of other rows from an earlier JSON of this '
+        'profile (e.g. to add the CPA/SSL rows to an existing table)')
     parser.add_argument('--out-prefix', default=None,
                         help='JSON/plot prefix; defaults to '
                         'benchmarks/quality_<profile>')
@@ -125,17 +129,31 @@ def run(argv=None):
         for seed in seeds:
             results.append(
                 run_row(row, data, profile, seed, work_dir, teacher, log))
-    summary = summarize(results)
-    # Rows run in the order asked for; tables list them in canonical order.
-    rows = [r for r in ROWS if r in rows]
     total = round(time.time() - t_start, 1)
-
     # Only the reported profiles write next to RESULTS.md; smoke and demo
     # runs stay in the work dir.
     reported = args.profile in ('quick', 'full')
     prefix = args.out_prefix or osp.join(
         osp.join(REPO, 'benchmarks') if reported else work_dir,
         f'quality_{args.profile}')
+    commands = ['python benchmarks/quality.py ' +
+                ' '.join(sys.argv[1:] if argv is None else argv)]
+    if args.merge and osp.isfile(prefix + '.json'):
+        with open(prefix + '.json') as f:
+            old = json.load(f)
+        done = {r['row'] for r in results}
+        results = [r for r in old['runs'] if r['row'] not in done] + results
+        pending = [r for r in pending if r not in {x['row'] for x in results}]
+        rows = list(dict.fromkeys(list(old['rows']) + old['pending'] + rows))
+        commands = old.get('commands', [old.get('command')]) + commands
+        total += old.get('total_seconds', 0)
+        # The first run built the teacher; later ones reuse its caches.
+        teacher_seconds = max(teacher_seconds,
+                              old['teacher'].get('setup_seconds') or 0)
+        log(f'merged with the runs of {prefix}.json')
+    summary = summarize(results)
+    # Rows run in the order asked for; tables list them in canonical order.
+    rows = [r for r in ROWS if r in rows]
     is_proxy = teacher is not None and osp.isfile(
         osp.join(teacher['spec'][len('local-dir:'):], 'proxy_meta.json')) \
         if teacher and teacher['spec'].startswith('local-dir:') else False
@@ -164,8 +182,7 @@ def run(argv=None):
         total_seconds=total,
         versions=report.versions(),
         hardware=report.hardware(),
-        command='python benchmarks/quality.py ' +
-        ' '.join(sys.argv[1:] if argv is None else argv))
+        commands=commands)
     with open(prefix + '.json', 'w') as f:
         json.dump(out, f, indent=1)
     report.plot(summary, tref, prefix + '.png', rows)

@@ -144,10 +144,10 @@ def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
     n = out['num_images']
     lines = [
         f'Equal-budget quality benchmark, profile `{out["profile"]}`, '
-        f'seeds {out["seeds"]}. Command (from the repository root):',
+        f'seeds {out["seeds"]}. Commands (from the repository root):',
         '',
         '```bash',
-        out['command'],
+        *out['commands'],
         '```',
         '',
         table(rows, teacher, teacher_label, order),
