@@ -222,7 +222,7 @@ def build_teacher_cache(tcfg: dict, paths: List[str], out: str,
     """Embed each image once (whole image, resized to the teacher's size).
 
     Returns:
-        dict: What :class:`CachedTeacher` reads: ``paths``, ``embeds``,
+        dict: What :class:`FullViewCachedTeacher` reads: ``paths``, ``embeds``,
         ``teacher_id``; reused when ``out`` already holds the same.
     """
     from mmpretrain.registry import MODELS

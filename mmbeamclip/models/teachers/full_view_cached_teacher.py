@@ -14,13 +14,16 @@ def cache_key(path: str) -> str:
 
 @MODELS.register_module()
 class FullViewCachedTeacher(BaseModule):
-    """A teacher that replays precomputed image embeddings.
+    """A teacher that replays one precomputed embedding per image.
 
     On CPU the teacher's image pass costs more than the student's training
-    step, so benchmarks embed every image once (a fixed, full view, see
-    ``benchmarks/quality.py``) and replay it every epoch. The student still
-    sees its own random crops; the target is the embedding of the whole
-    image. Text (the prompt bank) and any image that is not in the cache go
+    step, so the quality benchmark embeds every image once (a fixed, full
+    view, see ``benchmarks/quality.py``) and replays it every epoch. The
+    student still sees its own random crops; the target is the embedding of
+    the whole image (SimReg/"cached-target" style, cheaper and looser than
+    :class:`CachedTeacher`, which replays the exact cached crop the teacher
+    saw; see docs/teacher_cache.md). Images are looked up by real path, so
+    it needs no special pipeline and also serves random-view SSL rows. Text (the prompt bank) and any image that is not in the cache go
     through the wrapped live teacher, so prompt banks, teacher ids and the
     loading path are exactly those of :class:`OpenCLIPTeacher`.
 
@@ -51,7 +54,7 @@ class FullViewCachedTeacher(BaseModule):
         self.cache_file = cache_file
         self.num_misses = 0
         MMLogger.get_current_instance().info(
-            f'CachedTeacher: {len(self.index)} cached embeddings from '
+            f'FullViewCachedTeacher: {len(self.index)} cached embeddings from '
             f'{cache_file}')
 
     # The live teacher's interface, for BeamCLIP and PromptBankHook.
@@ -99,7 +102,7 @@ class FullViewCachedTeacher(BaseModule):
             Tensor: L2-normalised embeddings, shape (N, D).
         """
         if data_samples is None:
-            raise ValueError('CachedTeacher needs the data samples '
+            raise ValueError('FullViewCachedTeacher needs the data samples '
                              '(img_path) to look embeddings up')
         rows = [
             self.index.get(cache_key(s.img_path), -1)

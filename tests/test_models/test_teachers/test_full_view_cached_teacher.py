@@ -25,7 +25,7 @@ def _samples(paths):
 def test_cached_embeddings_are_replayed(cache, tiny_teacher_cfg):
     out, data = cache
     teacher = MODELS.build(
-        dict(type='CachedTeacher', teacher=tiny_teacher_cfg, cache_file=out))
+        dict(type='FullViewCachedTeacher', teacher=tiny_teacher_cfg, cache_file=out))
     assert teacher.embed_dim == data['embeds'].shape[1]
     assert teacher.teacher_id == data['teacher_id']
     x = torch.randn(2, 3, 32, 32)
@@ -43,7 +43,7 @@ def test_cached_embeddings_are_replayed(cache, tiny_teacher_cfg):
 def test_cache_misses(cache, tiny_teacher_cfg):
     out, data = cache
     teacher = MODELS.build(
-        dict(type='CachedTeacher', teacher=tiny_teacher_cfg, cache_file=out))
+        dict(type='FullViewCachedTeacher', teacher=tiny_teacher_cfg, cache_file=out))
     x = torch.randn(2, 3, 32, 32)
     got = teacher(x, _samples([data['paths'][0], '/nowhere.png']))
     assert torch.equal(got[0], data['embeds'][0])
@@ -51,7 +51,7 @@ def test_cache_misses(cache, tiny_teacher_cfg):
     assert teacher.num_misses == 1
     strict = MODELS.build(
         dict(
-            type='CachedTeacher',
+            type='FullViewCachedTeacher',
             teacher=tiny_teacher_cfg,
             cache_file=out,
             on_miss='error'))
@@ -67,7 +67,7 @@ def test_stale_cache_is_refused(cache, tiny_teacher_cfg, tmp_path):
     with pytest.raises(ValueError, match='another teacher'):
         MODELS.build(
             dict(
-                type='CachedTeacher',
+                type='FullViewCachedTeacher',
                 teacher=tiny_teacher_cfg,
                 cache_file=stale))
 
