@@ -51,6 +51,10 @@ def parse_args(argv=None):
         '--merge', action='store_true',
         help='keep the runs of other rows from an earlier JSON of this '
         'profile (e.g. to add the CPA/SSL rows to an existing table)')
+    parser.add_argument(
+        '--report-only', action='store_true',
+        help='only rewrite the plot and the RESULTS.md section from the '
+        'JSON of this profile')
     parser.add_argument('--out-prefix', default=None,
                         help='JSON/plot prefix; defaults to '
                         'benchmarks/quality_<profile>')
@@ -76,6 +80,8 @@ def run(argv=None):
             raise SystemExit(f'unknown row {r!r}; known: {list(ROWS)}')
     # Relative paths (data root, work dir) are relative to the repository.
     os.chdir(REPO)
+    if args.report_only:
+        return write_report(args)
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
     t_start = time.time()
@@ -198,6 +204,26 @@ def run(argv=None):
             report.section_body(out, summary, tref, teacher_label, rows,
                                 osp.basename(prefix)))
         log(f'updated {results_md}')
+    return out
+
+
+def write_report(args):
+    """Plot and RESULTS.md section from an existing JSON."""
+    prefix = args.out_prefix or osp.join(REPO, 'benchmarks',
+                                         f'quality_{args.profile}')
+    with open(prefix + '.json') as f:
+        out = json.load(f)
+    out.setdefault('commands', [out.get('command')])
+    summary = summarize(out['runs'])
+    rows = [r for r in ROWS if r in set(out['rows']) | set(out['pending'])]
+    tref, label = out['teacher']['reference'], out['teacher']['label']
+    report.plot(summary, tref, prefix + '.png', rows)
+    results_md = args.results or osp.join(REPO, 'benchmarks', 'RESULTS.md')
+    report.write_section(
+        results_md,
+        report.section_body(out, summary, tref, label, rows,
+                            osp.basename(prefix)))
+    print(report.table(summary, tref, label, rows))
     return out
 
 

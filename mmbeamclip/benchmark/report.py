@@ -1,4 +1,4 @@
-"""Tables, plots and the ``## Quality`` section of ``benchmarks/RESULTS.md``."""
+"""Tables, plots and the ``## Quality`` section of benchmarks/RESULTS.md."""
 import os.path as osp
 import platform
 import re

@@ -244,8 +244,9 @@ def build_teacher_cache(tcfg: dict, paths: List[str], out: str,
     t0 = time.time()
     for i in tqdm(range(0, len(paths), batch_size), desc='teacher cache',
                   mininterval=10):
-        x = torch.stack(
-            [_load_for_teacher(p, image_size) for p in paths[i:i + batch_size]])
+        x = torch.stack([
+            _load_for_teacher(p, image_size) for p in paths[i:i + batch_size]
+        ])
         embeds.append(teacher.encode_image((x - mean) / std))
     data = dict(
         paths=list(paths),

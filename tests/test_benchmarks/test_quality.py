@@ -1,7 +1,6 @@
 """The quality benchmark: row configs, subsets, report, and its plumbing."""
 import glob
 import json
-import os
 import os.path as osp
 import sys
 

@@ -1,9 +1,9 @@
 # Teacher rows of the quality benchmark: a BeamCLIP student (ResNet-18 +
 # projection neck) with the CLIP-proxy teacher. The teacher's image
 # embeddings are cached once per image (fixed full view at the teacher's
-# size) by benchmarks/quality.py and replayed by FullViewCachedTeacher; text (the
-# prompt bank) goes through the live OpenCLIPTeacher, the same code path as
-# a real CLIP.
+# size) by benchmarks/quality.py and replayed by FullViewCachedTeacher; text
+# (the prompt bank) goes through the live OpenCLIPTeacher, the same code path
+# as a real CLIP.
 _base_ = ['./quality_common.py']
 custom_imports = dict(imports=['mmbeamclip'], allow_failed_imports=False)
 

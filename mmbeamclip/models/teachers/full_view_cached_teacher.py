@@ -23,7 +23,8 @@ class FullViewCachedTeacher(BaseModule):
     the whole image (SimReg/"cached-target" style, cheaper and looser than
     :class:`CachedTeacher`, which replays the exact cached crop the teacher
     saw; see docs/teacher_cache.md). Images are looked up by real path, so
-    it needs no special pipeline and also serves random-view SSL rows. Text (the prompt bank) and any image that is not in the cache go
+    it needs no special pipeline and also serves random-view SSL rows.
+    Text (the prompt bank) and any image that is not in the cache go
     through the wrapped live teacher, so prompt banks, teacher ids and the
     loading path are exactly those of :class:`OpenCLIPTeacher`.
 

@@ -32,7 +32,7 @@ import os
 import os.path as osp
 import shutil
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F

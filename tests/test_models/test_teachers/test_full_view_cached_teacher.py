@@ -25,7 +25,10 @@ def _samples(paths):
 def test_cached_embeddings_are_replayed(cache, tiny_teacher_cfg):
     out, data = cache
     teacher = MODELS.build(
-        dict(type='FullViewCachedTeacher', teacher=tiny_teacher_cfg, cache_file=out))
+        dict(
+            type='FullViewCachedTeacher',
+            teacher=tiny_teacher_cfg,
+            cache_file=out))
     assert teacher.embed_dim == data['embeds'].shape[1]
     assert teacher.teacher_id == data['teacher_id']
     x = torch.randn(2, 3, 32, 32)
@@ -43,7 +46,10 @@ def test_cached_embeddings_are_replayed(cache, tiny_teacher_cfg):
 def test_cache_misses(cache, tiny_teacher_cfg):
     out, data = cache
     teacher = MODELS.build(
-        dict(type='FullViewCachedTeacher', teacher=tiny_teacher_cfg, cache_file=out))
+        dict(
+            type='FullViewCachedTeacher',
+            teacher=tiny_teacher_cfg,
+            cache_file=out))
     x = torch.randn(2, 3, 32, 32)
     got = teacher(x, _samples([data['paths'][0], '/nowhere.png']))
     assert torch.equal(got[0], data['embeds'][0])
