@@ -86,6 +86,7 @@ def test_set_image_size_reaches_nested_views():
 
 
 def test_teacher_reference(data, teacher):
+    pytest.importorskip('sklearn')  # the benchmark extra
     ref = runner.teacher_reference(teacher['cache'], teacher['cfg'], data)
     assert 0 <= ref['zero_shot'] <= 100 and 0 <= ref['linear_probe'] <= 100
 
@@ -116,6 +117,7 @@ def test_quick_profile_plumbing(tmp_path, image_folder, tiny_clip_dir):
     """Every stage of the benchmark, a few iterations on a handful of images:
     data subsets, teacher cache, a teacher row and random init through the
     stock train.py, linear probes, JSON and plot."""
+    pytest.importorskip('sklearn')  # the benchmark extra
     sys.path.insert(0, osp.join(REPO, 'benchmarks'))
     try:
         import quality
