@@ -52,6 +52,10 @@ def parse_args(argv=None):
         help='keep the runs of other rows from an earlier JSON of this '
         'profile (e.g. to add the CPA/SSL rows to an existing table)')
     parser.add_argument(
+        '--reuse-pretrain', action='store_true',
+        help='reuse finished pre-training runs in the work dir (only the '
+        'probes run again); they must come from the same settings')
+    parser.add_argument(
         '--report-only', action='store_true',
         help='only rewrite the plot and the RESULTS.md section from the '
         'JSON of this profile')
@@ -134,7 +138,8 @@ def run(argv=None):
             continue
         for seed in seeds:
             results.append(
-                run_row(row, data, profile, seed, work_dir, teacher, log))
+                run_row(row, data, profile, seed, work_dir, teacher, log,
+                        reuse_pretrain=args.reuse_pretrain))
     total = round(time.time() - t_start, 1)
     # Only the reported profiles write next to RESULTS.md; smoke and demo
     # runs stay in the work dir.

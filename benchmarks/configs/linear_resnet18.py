@@ -1,23 +1,34 @@
 # Linear probe shared by every quality-benchmark row: mmpretrain's stock
-# MoCo-v2 linear-eval recipe (frozen backbone incl. BN, SGD lr 30 at batch
-# 256, momentum 0.9, no weight decay, step decay at 60% and 80% of the
-# schedule) on a ResNet-18. quality.py shortens the schedule per profile,
-# scales the lr linearly with the batch (auto_scale_lr), and sets
-# model.backbone.init_cfg to the row's checkpoint (None = random init).
+# MoCo-v2 linear-eval schedule (frozen backbone incl. BN, SGD momentum 0.9,
+# no weight decay, x0.1 at 60% and 80% of the schedule, RandomResizedCrop +
+# flip) on a ResNet-18, with MAE's parameter-free BatchNorm on the pooled
+# features before the linear head (mmpretrain's ClsBatchNormNeck, here after
+# global pooling) and therefore lr 0.1 at batch 256 (the MoCo protocol's
+# "BN'd head" setting) instead of lr 30.
+# Why: lr 30 assumes MoCo-scale features; on our random-init and distilled
+# ResNet-18s it diverged (training loss ~1e7). With normalised features one
+# lr is right for every backbone, whatever the scale of its features.
 # The SimCLR LARS recipe (configs/beamclip/benchmarks/resnet18_8xb512-...) is
-# not used here: LARS's trust ratio (eta=1e-3) moves a freshly initialised
-# head by ~0.1% per step, which needs its full 90-epoch schedule.
+# not used either: LARS's trust ratio (eta=1e-3) moves a fresh head by ~0.1%
+# per step, which needs its full 90-epoch schedule.
+# quality.py shortens the schedule per profile, scales the lr linearly with
+# the batch (auto_scale_lr), and sets model.backbone.init_cfg to the row's
+# checkpoint (None = random init).
 _base_ = [
     'mmpretrain::mocov2/benchmarks/resnet50_8xb32-linear-steplr-100e_in1k.py'
 ]
+custom_imports = dict(imports=['mmbeamclip'], allow_failed_imports=False)
 
 data_root = '../shared/data/imagenette-128'
 img_size = 64
 
 model = dict(
     backbone=dict(depth=18, frozen_stages=4, norm_eval=True),
+    neck=dict(_delete_=True, type='PooledBatchNormNeck', in_channels=512),
     head=dict(in_channels=512, num_classes=10, topk=(1, )),
     data_preprocessor=dict(num_classes=10))
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=0.))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

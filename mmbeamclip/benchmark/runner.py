@@ -392,6 +392,39 @@ def probe_config(data: dict, profile: dict, seed: int,
 
 
 # ------------------------------------------------------------------ runs
+def _read_run(work_dir: str) -> dict:
+    ckpts = sorted(glob.glob(osp.join(work_dir, 'epoch_*.pth')),
+                   key=osp.getmtime)
+    scalars = []
+    runs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                     'scalars.json')), key=osp.getmtime)
+    if runs:
+        with open(runs[-1]) as f:
+            scalars = [json.loads(line) for line in f if line.strip()]
+    return dict(checkpoint=ckpts[-1] if ckpts else None, scalars=scalars)
+
+
+def reuse_run(work_dir: str, log=print) -> Optional[dict]:
+    """A finished run in ``work_dir`` (checkpoint present), else None.
+
+    Its wall time comes from ``result.json``, else from the config dump's
+    and the checkpoint's modification times.
+    """
+    res = _read_run(work_dir)
+    if res['checkpoint'] is None:
+        return None
+    path = osp.join(work_dir, 'result.json')
+    if osp.isfile(path):
+        with open(path) as f:
+            res['seconds'] = json.load(f)['seconds']
+    else:
+        res['seconds'] = round(
+            osp.getmtime(res['checkpoint']) -
+            osp.getmtime(osp.join(work_dir, 'config.py')), 1)
+    log(f'reusing the finished run in {work_dir}')
+    return res
+
+
 def run_train(cfg, work_dir: str, log=print, timeout=None) -> dict:
     """Dump ``cfg`` and train it with the stock ``tools/train.py``.
 
@@ -420,18 +453,9 @@ def run_train(cfg, work_dir: str, log=print, timeout=None) -> dict:
         with open(osp.join(work_dir, 'train.log')) as f:
             tail = f.read()[-3000:]
         raise RuntimeError(f'train.py failed ({work_dir}):\n{tail}')
-    ckpts = sorted(glob.glob(osp.join(work_dir, 'epoch_*.pth')),
-                   key=osp.getmtime)
-    scalars = []
-    runs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                     'scalars.json')), key=osp.getmtime)
-    if runs:
-        with open(runs[-1]) as f:
-            scalars = [json.loads(line) for line in f if line.strip()]
-    return dict(
-        seconds=round(seconds, 1),
-        checkpoint=ckpts[-1] if ckpts else None,
-        scalars=scalars)
+    with open(osp.join(work_dir, 'result.json'), 'w') as f:
+        json.dump(dict(seconds=round(seconds, 1)), f)
+    return dict(seconds=round(seconds, 1), **_read_run(work_dir))
 
 
 def last_metric(scalars: List[dict], key: str) -> Optional[float]:
@@ -450,16 +474,31 @@ def config_available(row: str) -> bool:
     return cfg is None or osp.isfile(osp.join(CONFIG_DIR, cfg))
 
 
-def run_row(row: str, data: dict, profile: dict, seed: int, work_dir: str,
-            teacher: Optional[dict] = None, log=print) -> dict:
-    """Pre-train (unless random init) and linear-probe one row."""
+def run_row(row: str,
+            data: dict,
+            profile: dict,
+            seed: int,
+            work_dir: str,
+            teacher: Optional[dict] = None,
+            log=print,
+            reuse_pretrain: bool = False) -> dict:
+    """Pre-train (unless random init) and linear-probe one row.
+
+    With ``reuse_pretrain`` a finished pre-training run in the row's work
+    dir is reused (e.g. to re-run only the probes); the caller vouches that
+    it was made with the same settings.
+    """
     out = dict(row=row, label=ROWS[row]['label'], seed=seed)
     ckpt = None
     pre_seconds = 0.
     if ROWS[row]['config'] is not None:
         cfg = pretrain_config(row, data, profile, seed, teacher)
-        res = run_train(cfg, osp.join(work_dir, f'{row}_s{seed}', 'pretrain'),
-                        log)
+        pre_dir = osp.join(work_dir, f'{row}_s{seed}', 'pretrain')
+        res = reuse_run(pre_dir, log) if reuse_pretrain else None
+        if res is None:
+            res = run_train(cfg, pre_dir, log)
+        else:
+            out['pretrain_reused'] = True
         ckpt, pre_seconds = res['checkpoint'], res['seconds']
         out['curve'] = loss_curve(res['scalars'])
         acc = last_metric(res['scalars'], 'accuracy/top1')
