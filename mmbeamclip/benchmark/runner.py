@@ -194,10 +194,15 @@ def prepare_data(data_root: str, work_dir: str, profile: dict,
 def teacher_cfg(spec: str, image_size: int) -> dict:
     """``OpenCLIPTeacher`` config from ``local-dir:DIR`` or ``MODEL:TAG``."""
     if spec.startswith('local-dir:'):
-        # For a local-dir model the name is only a label in logs.
+        # For a local-dir model the name is only a label (but part of the
+        # teacher id, which keys caches and prompt banks).
+        folder = spec[len('local-dir:'):]
+        name = 'clip-proxy-effnetlite0-minilm' if osp.isfile(
+            osp.join(folder, 'proxy_meta.json')) else osp.basename(
+                osp.normpath(folder))
         return dict(
             type='OpenCLIPTeacher',
-            model_name=osp.basename(osp.normpath(spec[len('local-dir:'):])),
+            model_name=name,
             pretrained=spec,
             image_size=image_size)
     model, _, tag = spec.partition(':')
