@@ -189,7 +189,11 @@ def run(argv=None):
               for k, v in summary.items()},
         runs=results,
         pending=pending,
-        gap_closure={r: gap_closure(summary, r) for r in summary},
+        gap_closure={
+            key: {r: gap_closure(summary, r, key)
+                  for r in summary}
+            for key in ('logreg_probe', 'linear_probe')
+        },
         total_seconds=total,
         versions=report.versions(),
         hardware=report.hardware(),

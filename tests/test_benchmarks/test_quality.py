@@ -98,6 +98,7 @@ def test_gap_closure_and_section(tmp_path):
         'csm': dict(label='CSM', linear_probe=70., runs=[{}]),
     }
     assert runner.gap_closure(rows, 'csm') == pytest.approx(0.75)
+    assert runner.gap_closure(rows, 'csm', 'logreg_probe') is None
     md = tmp_path / 'RESULTS.md'
     md.write_text('# Results\n\n## Throughput\n\nfast\n\n## Quality\n\nold\n')
     report.write_section(str(md), 'new table')
@@ -132,6 +133,7 @@ def test_quick_profile_plumbing(tmp_path, image_folder, tiny_clip_dir):
     assert set(out['rows']) == {'random', 'csm'}
     for row in out['rows'].values():
         assert 0 <= row['linear_probe'] <= 100
+        assert 0 <= row['logreg_probe'] <= 100
     assert 0 <= out['rows']['csm']['zero_shot'] <= 100
     assert out['rows']['csm']['pretrain_seconds'] > 0
     assert out['teacher']['reference'] is not None
