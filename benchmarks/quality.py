@@ -211,7 +211,7 @@ def run(argv=None):
         report.write_section(
             results_md,
             report.section_body(out, summary, tref, teacher_label, rows,
-                                osp.basename(prefix)))
+                                osp.basename(prefix)) + _notes(prefix))
         log(f'updated {results_md}')
     return out
 
@@ -231,9 +231,18 @@ def write_report(args):
     report.write_section(
         results_md,
         report.section_body(out, summary, tref, label, rows,
-                            osp.basename(prefix)))
+                            osp.basename(prefix)) + _notes(prefix))
     print(report.table(summary, tref, label, rows))
     return out
+
+
+def _notes(prefix):
+    """Hand-written findings (``<prefix>_notes.md``) for the section."""
+    path = prefix + '_notes.md'
+    if not osp.isfile(path):
+        return ''
+    with open(path) as f:
+        return '\n\n' + f.read().strip()
 
 
 if __name__ == '__main__':
