@@ -72,7 +72,7 @@ def table(rows: Dict[str, dict], teacher: Optional[dict],
         gcs = []
         for key in ('logreg_probe', 'linear_probe'):
             gc = gap_closure(rows, name, key) if name not in (
-                'simclr', 'supervised') else None
+                'simclr', 'supervised', 'random') else None
             gcs.append('–' if gc is None else f'{gc:.2f}')
         lines.append(
             f'| {r["label"]} | {_fmt(r, "logreg_probe")} | '
