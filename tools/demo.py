@@ -74,20 +74,28 @@ def main():
         '--profile', args.profile, '--data-root', data_root, '--teacher',
         args.teacher, '--rows', 'random,csm', '--work-dir', work_dir
     ])
+    print_summary(out, data_root, work_dir)
+
+
+def print_summary(out: dict, data_root: str, work_dir: str):
+    """The demo's verdict: student vs random init vs teacher."""
     rows, ref = out['rows'], out['teacher']['reference']
     rand, csm = rows['random'], rows['csm']
-    print('\n' + '=' * 72)
+    print('\n' + '=' * 78)
     print(f'Demo on {data_root}: {len(out["classes"])} classes, '
           f'{out["num_images"]["pretrain"]} unlabeled train images, '
           f'{out["num_images"]["val"]} val images')
     print(f'Teacher: {out["teacher"]["label"]}')
-    print(f'{"":34s}{"linear probe":>14s}{"zero-shot":>12s}')
-    print(f'{"ResNet-18, random init":34s}{rand["linear_probe"]:13.1f}%'
-          f'{"–":>12s}')
-    print(f'{"ResNet-18, BeamCLIP CSM student":34s}'
-          f'{csm["linear_probe"]:13.1f}%{csm.get("zero_shot", 0):11.1f}%')
-    print(f'{"teacher (reference)":34s}{ref["linear_probe"]:13.1f}%'
-          f'{ref["zero_shot"]:11.1f}%')
+    print(f'{"top-1 on val":32s}{"linear probe":>14s}{"linear probe":>14s}'
+          f'{"zero-shot":>11s}')
+    print(f'{"":32s}{"(converged)":>14s}{"(stock SGD)":>14s}')
+    print(f'{"ResNet-18, random init":32s}{rand["logreg_probe"]:13.1f}%'
+          f'{rand["linear_probe"]:13.1f}%{"-":>11s}')
+    print(f'{"ResNet-18, BeamCLIP CSM student":32s}'
+          f'{csm["logreg_probe"]:13.1f}%{csm["linear_probe"]:13.1f}%'
+          f'{csm.get("zero_shot", float("nan")):10.1f}%')
+    print(f'{"teacher (reference)":32s}{ref["linear_probe"]:13.1f}%'
+          f'{"-":>14s}{ref["zero_shot"]:10.1f}%')
     print(f'Distillation took {csm["pretrain_seconds"] / 60:.1f} min '
           f'(stock tools/train.py); details in {work_dir}')
     if 'proxy' in out['teacher']['label']:
