@@ -49,8 +49,9 @@ def parse_args(argv=None):
                         'benchmarks/RESULTS.md (quick/full profiles only)')
     parser.add_argument(
         '--merge', action='store_true',
-        help='keep the runs of other rows from an earlier JSON of this '
-        'profile (e.g. to add the CPA/SSL rows to an existing table)')
+        help='keep the runs (row, seed) of an earlier JSON of this profile '
+        'that this invocation does not redo (e.g. to add rows or seeds to '
+        'an existing table)')
     parser.add_argument(
         '--reuse-pretrain', action='store_true',
         help='reuse finished pre-training runs in the work dir (only the '
@@ -152,8 +153,12 @@ def run(argv=None):
     if args.merge and osp.isfile(prefix + '.json'):
         with open(prefix + '.json') as f:
             old = json.load(f)
-        done = {r['row'] for r in results}
-        results = [r for r in old['runs'] if r['row'] not in done] + results
+        # A run is a (row, seed): new seeds of a row add to its old ones.
+        done = {(r['row'], r['seed']) for r in results}
+        results = [
+            r for r in old['runs'] if (r['row'], r['seed']) not in done
+        ] + results
+        seeds = sorted({r['seed'] for r in results})
         pending = [r for r in pending if r not in {x['row'] for x in results}]
         rows = list(dict.fromkeys(list(old['rows']) + old['pending'] + rows))
         commands = old.get('commands', [old.get('command')]) + commands
