@@ -136,7 +136,7 @@ def build_prompt_bank(encode_text: Callable[[List[str]], torch.Tensor],
 
 
 def default_cache_dir() -> str:
-    """``$MMBEAMCLIP_CACHE/prompt_banks``, else under ``~/.cache/mmbeamclip``."""
+    """``$MMBEAMCLIP_CACHE/prompt_banks``, else ``~/.cache/mmbeamclip/...``."""
     root = os.environ.get('MMBEAMCLIP_CACHE',
                           osp.join('~', '.cache', 'mmbeamclip'))
     return osp.join(osp.expanduser(root), 'prompt_banks')
@@ -146,7 +146,8 @@ def cache_path(cache_dir: str, key: str) -> str:
     return osp.join(cache_dir, f'prompt_bank_{key}.pth')
 
 
-def save_prompt_bank(path: str, bank: torch.Tensor, anchor_labels: torch.Tensor,
+def save_prompt_bank(path: str, bank: torch.Tensor,
+                     anchor_labels: torch.Tensor,
                      key: str, meta: Optional[dict] = None):
     """Write a bank atomically (a temp file renamed into place).
 
@@ -215,7 +216,8 @@ def load_or_build_prompt_bank(teacher,
                               aggregate: str = 'mean',
                               batch_size: int = 256,
                               progress: bool = True,
-                              logger=None) -> Tuple[torch.Tensor, torch.Tensor]:
+                              logger=None
+                              ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The cached bank for ``key``, else a freshly built (and cached) one.
 
     Args:

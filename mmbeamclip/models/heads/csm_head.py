@@ -71,7 +71,7 @@ class CSMHead(BaseModule):
 
     @property
     def bank_key(self) -> str:
-        """str: Hex hash of the prompts the bank was built from ('' if none)."""
+        """str: Hex hash of what the bank was built from ('' if none)."""
         if not self.has_bank:
             return ''
         return bytes(self.bank_hash.cpu().tolist()).hex()

@@ -43,7 +43,8 @@ def _file_fingerprint(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
         digest.update(f.read(1 << 22))
-    return f'{osp.basename(path)}:{osp.getsize(path)}:{digest.hexdigest()[:16]}'
+    size = osp.getsize(path)
+    return f'{osp.basename(path)}:{size}:{digest.hexdigest()[:16]}'
 
 
 def open_clip_teacher_id(model_name: str,
@@ -95,9 +96,10 @@ def open_clip_teacher_id(model_name: str,
 class OpenCLIPTeacher(BaseModule):
     """A frozen open_clip image-text model used as the BeamCLIP teacher.
 
-    The teacher is built with :func:`open_clip.create_model`, so every open_clip
-    architecture and weight source works: a pretrained tag (``'openai'``,
-    ``'laion2b_s34b_b88k'``...), a weight file, or a ``local-dir:`` folder
+    The teacher is built with :func:`open_clip.create_model`, so every
+    open_clip architecture and weight source works: a pretrained tag
+    (``'openai'``, ``'laion2b_s34b_b88k'``...), a weight file, or a
+    ``local-dir:`` folder
     holding ``open_clip_config.json`` plus weights (the offline-cluster route,
     see ``tools/stage_teacher.py``).
 
