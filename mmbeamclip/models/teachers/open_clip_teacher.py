@@ -99,9 +99,8 @@ class OpenCLIPTeacher(BaseModule):
     The teacher is built with :func:`open_clip.create_model`, so every
     open_clip architecture and weight source works: a pretrained tag
     (``'openai'``, ``'laion2b_s34b_b88k'``...), a weight file, or a
-    ``local-dir:`` folder
-    holding ``open_clip_config.json`` plus weights (the offline-cluster route,
-    see ``tools/stage_teacher.py``).
+    ``local-dir:`` folder holding ``open_clip_config.json`` plus weights (the
+    offline-cluster route, see ``tools/stage_teacher.py``).
 
     It is frozen for real: no parameter requires grad, it stays in eval mode
     through ``model.train()``, ``init_weights()`` never touches it, and its
