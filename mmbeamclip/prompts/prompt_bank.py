@@ -28,7 +28,7 @@ def format_prompts(classnames: Sequence[str],
     Returns:
         list[list[str]]: C lists of T prompts, in template order.
     """
-    return [[t.format(c) for t in templates] for c in classnames]
+    return compose_prompts(templates, [[c] for c in classnames])
 
 
 def compose_prompts(templates: Sequence[str],
@@ -40,7 +40,7 @@ def compose_prompts(templates: Sequence[str],
     name with a context (``'crane, a type of bird'``). The order is
     template-major, ``[t0(p0), t0(p1), ..., t1(p0), ...]``, so a bound keeps
     every context of a class with the first templates rather than dropping
-    contexts. With one phrase per class, the class name, this equals
+    contexts. With one phrase per class, the class name, this is
     :func:`format_prompts`.
 
     Args:
