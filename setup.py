@@ -52,7 +52,7 @@ setup(
     long_description=readme(),
     long_description_content_type='text/markdown',
     license='Apache License 2.0',
-    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    packages=find_packages(include=['mmbeamclip', 'mmbeamclip.*']),
     include_package_data=True,
     package_data={'mmbeamclip': ['data/*.json', 'data/*.txt']},
     python_requires='>=3.9',

@@ -19,8 +19,8 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from mmbeamclip.benchmark import report  # noqa: E402
-from mmbeamclip.benchmark.runner import (DEFAULT_ROWS, PROFILES,  # noqa: E402
+from beamclip_bench import report  # noqa: E402
+from beamclip_bench.runner import (DEFAULT_ROWS, PROFILES,  # noqa: E402
                                          ROWS, build_teacher_cache,
                                          config_available, gap_closure,
                                          prepare_data, run_row, summarize,
@@ -106,7 +106,7 @@ def run(argv=None):
     if need_teacher or args.teacher == 'proxy':
         spec = args.teacher
         if spec == 'proxy':
-            from mmbeamclip.models.teachers.proxy import build_proxy_teacher
+            from beamclip_bench.proxy import build_proxy_teacher
             spec = build_proxy_teacher(
                 osp.join(work_dir, 'proxy_teacher'),
                 osp.join(data['data_root'], 'train'),

@@ -113,17 +113,16 @@ def write_tiny_teacher(folder):
     import open_clip
     import torch
     from open_clip.model import CLIP
+
+    from mmbeamclip.utils.local_dir import write_local_dir
     torch.manual_seed(0)
-    os.makedirs(folder, exist_ok=True)
-    with open(osp.join(folder, 'open_clip_config.json'), 'w') as f:
-        json.dump(
-            dict(
-                model_cfg=TINY_TEACHER,
-                preprocess_cfg=dict(
-                    mean=list(open_clip.OPENAI_DATASET_MEAN),
-                    std=list(open_clip.OPENAI_DATASET_STD))), f)
-    torch.save(CLIP(**TINY_TEACHER).state_dict(),
-               osp.join(folder, 'open_clip_pytorch_model.bin'))
+    write_local_dir(
+        folder,
+        TINY_TEACHER,
+        CLIP(**TINY_TEACHER).state_dict(),
+        preprocess_cfg=dict(
+            mean=list(open_clip.OPENAI_DATASET_MEAN),
+            std=list(open_clip.OPENAI_DATASET_STD)))
 
 
 def write_synthetic_cache(cache_dir, teacher_id, embed_dim, args):

@@ -1,5 +1,7 @@
 import json
 import os
+import os.path as osp
+import sys
 
 import numpy as np
 import pytest
@@ -7,6 +9,9 @@ import torch
 
 # Tests never reach a model hub: a missing download must fail at once.
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
+# The benchmark package lives beside the benchmark scripts, outside the wheel.
+sys.path.insert(
+    0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'benchmarks'))
 
 TINY_NAME = 'mmbeamclip-tiny-test'
 TINY_CFG = dict(
@@ -21,28 +26,28 @@ def write_tiny_clip_dir(folder, seed=0, cfg=TINY_CFG):
     """A ``local-dir:`` open_clip model with random weights (asked for here).
 
     Everything downstream loads it through the same path as staged real
-    CLIP weights.
+    CLIP weights. ``folder`` must not exist yet.
     """
     import open_clip
     from open_clip.model import CLIP
+
+    from mmbeamclip.utils.local_dir import write_local_dir
     torch.manual_seed(seed)
     model = CLIP(**cfg)
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, 'open_clip_config.json'), 'w') as f:
-        json.dump(
-            dict(
-                model_cfg=cfg,
-                preprocess_cfg=dict(
-                    mean=list(open_clip.OPENAI_DATASET_MEAN),
-                    std=list(open_clip.OPENAI_DATASET_STD))), f)
-    torch.save(model.state_dict(),
-               os.path.join(folder, 'open_clip_pytorch_model.bin'))
+    write_local_dir(
+        folder,
+        cfg,
+        model.state_dict(),
+        preprocess_cfg=dict(
+            mean=list(open_clip.OPENAI_DATASET_MEAN),
+            std=list(open_clip.OPENAI_DATASET_STD)))
     return folder
 
 
 @pytest.fixture(scope='session')
 def tiny_clip_dir(tmp_path_factory):
-    return write_tiny_clip_dir(str(tmp_path_factory.mktemp('tiny_clip')))
+    return write_tiny_clip_dir(
+        str(tmp_path_factory.mktemp('tiny_clip') / 'model'))
 
 
 @pytest.fixture(scope='session')

@@ -26,7 +26,8 @@ import sys
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
+# The benchmark package (benchmarks/beamclip_bench) is not part of the wheel.
+sys.path.insert(0, osp.join(REPO, 'benchmarks'))
 
 
 def parse_args():
@@ -55,7 +56,7 @@ def main():
     work_dir = osp.abspath(args.work_dir)
     data_root = args.data_root
     if data_root is None:
-        from mmbeamclip.benchmark import fashion_mnist
+        from beamclip_bench import fashion_mnist
         idx_dir = fashion_mnist.find_or_fetch(osp.join(work_dir, 'deb'))
         # 500 train images per class (5,000), the 10,000 test images as val.
         data_root = fashion_mnist.export_image_folder(
@@ -64,10 +65,8 @@ def main():
             train_per_class=500,
             val_per_class=None,
             size=32)
-    sys.path.insert(0, osp.join(REPO, 'benchmarks'))
     import quality  # noqa: I001  (benchmarks/quality.py, put on sys.path)
-
-    from mmbeamclip.benchmark.runner import PROFILES
+    from beamclip_bench.runner import PROFILES
     if args.epochs:
         PROFILES[args.profile]['epochs'] = args.epochs
     out = quality.main([

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.utils import ProgressBar
 
-from mmbeamclip.utils.checkpoint import atomic_torch_save
+from mmbeamclip.utils.fileio import atomic_torch_save, cache_root
 
 AGGREGATES = ('mean', 'none')
 CACHE_VERSION = 1
@@ -137,9 +137,7 @@ def build_prompt_bank(encode_text: Callable[[List[str]], torch.Tensor],
 
 def default_cache_dir() -> str:
     """``$MMBEAMCLIP_CACHE/prompt_banks``, else ``~/.cache/mmbeamclip/...``."""
-    root = os.environ.get('MMBEAMCLIP_CACHE',
-                          osp.join('~', '.cache', 'mmbeamclip'))
-    return osp.join(osp.expanduser(root), 'prompt_banks')
+    return cache_root('prompt_banks')
 
 
 def cache_path(cache_dir: str, key: str) -> str:

@@ -22,6 +22,8 @@ import warnings
 from functools import lru_cache
 from typing import Dict, Optional, Sequence
 
+from mmbeamclip.utils.fileio import cache_root
+
 WNID = re.compile(r'^n\d{8}$')
 DEBIAN_WORDNET_DIR = '/usr/share/wordnet'
 IMAGENET_CONTEXTS = osp.join(
@@ -67,9 +69,7 @@ def lexnames_text() -> str:
 
 
 def _nltk_data_root() -> str:
-    root = os.environ.get('MMBEAMCLIP_CACHE',
-                          osp.join('~', '.cache', 'mmbeamclip'))
-    return osp.join(osp.expanduser(root), 'nltk_data')
+    return cache_root('nltk_data')
 
 
 def prepare_nltk_wordnet(src_dir: str, nltk_data: str) -> str:

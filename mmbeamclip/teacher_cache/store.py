@@ -18,10 +18,11 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from mmbeamclip.utils.fileio import atomic_write
 
 CACHE_VERSION = 1
 MANIFEST = 'manifest.json'
@@ -45,24 +46,10 @@ def shard_bounds(num_samples: int, shard_size: int) -> List[Tuple[int, int]]:
             for s in range(0, num_samples, shard_size)]
 
 
-def _atomic_write(path: str, write):
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_manifest(cache_dir: str, manifest: dict):
     """Write ``manifest.json`` atomically."""
     blob = json.dumps(manifest, indent=2, sort_keys=True).encode('utf-8')
-    _atomic_write(osp.join(cache_dir, MANIFEST), lambda f: f.write(blob))
+    atomic_write(osp.join(cache_dir, MANIFEST), lambda f: f.write(blob))
 
 
 def read_manifest(cache_dir: str) -> Optional[dict]:
@@ -84,10 +71,10 @@ def write_shard(cache_dir: str, shard: int, embeddings: np.ndarray,
         embeddings (ndarray): Teacher embeddings, shape (S, N, D), fp16.
         views (ndarray): View records, shape (S, N, 5), int32.
     """
-    _atomic_write(
+    atomic_write(
         shard_path(cache_dir, shard, 'views'),
         lambda f: np.save(f, np.ascontiguousarray(views, dtype=np.int32)))
-    _atomic_write(
+    atomic_write(
         shard_path(cache_dir, shard, 'emb'), lambda f: np.save(
             f, np.ascontiguousarray(embeddings, dtype=np.float16)))
 

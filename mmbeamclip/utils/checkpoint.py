@@ -1,29 +1,6 @@
-import os
-import os.path as osp
-import tempfile
 from collections import OrderedDict
 
-import torch
-
 STUDENT_PREFIX = 'backbone.'
-
-
-def atomic_torch_save(obj, path: str):
-    """``torch.save`` to a temp file in the same folder, then rename.
-
-    A crash never leaves a half-written file under ``path``.
-    """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def extract_student(checkpoint: dict, torchvision: bool = False) -> dict:

@@ -9,7 +9,7 @@ import torch
 from mmpretrain.registry import MODELS
 
 import mmbeamclip  # noqa: F401
-from mmbeamclip.benchmark import report, runner
+from beamclip_bench import report, runner
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

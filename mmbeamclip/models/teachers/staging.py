@@ -1,15 +1,8 @@
 """Stage open_clip weights into a ``local-dir:`` folder for offline use."""
-import json
-import os
 import os.path as osp
-import shutil
-import tempfile
 from typing import Optional
 
-import torch
-
-CONFIG_FILE = 'open_clip_config.json'
-WEIGHTS_FILE = 'open_clip_pytorch_model.bin'
+from mmbeamclip.utils.local_dir import write_local_dir
 
 
 def stage_open_clip(model_name: str,
@@ -51,22 +44,10 @@ def stage_open_clip(model_name: str,
     if force_quick_gelu:
         model_cfg['quick_gelu'] = True
     preprocess = dict(open_clip.get_model_preprocess_cfg(model))
-    parent = osp.dirname(osp.abspath(out_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix='.staging-')
-    try:
-        with open(osp.join(tmp, CONFIG_FILE), 'w') as f:
-            json.dump(
-                dict(
-                    model_cfg=model_cfg,
-                    preprocess_cfg=preprocess,
-                    source=dict(model_name=model_name,
-                                pretrained=osp.basename(pretrained))),
-                f,
-                indent=2)
-        torch.save(model.state_dict(), osp.join(tmp, WEIGHTS_FILE))
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return f'local-dir:{out_dir}'
+    return write_local_dir(
+        out_dir,
+        model_cfg,
+        model.state_dict(),
+        preprocess_cfg=preprocess,
+        source=dict(
+            model_name=model_name, pretrained=osp.basename(pretrained)))

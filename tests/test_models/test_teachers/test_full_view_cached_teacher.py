@@ -6,7 +6,7 @@ import torch
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from mmbeamclip.benchmark.runner import build_teacher_cache
+from beamclip_bench.runner import build_teacher_cache
 
 
 @pytest.fixture

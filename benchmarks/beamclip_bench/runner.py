@@ -216,7 +216,7 @@ def teacher_cfg(spec: str, image_size: int) -> dict:
 
 
 def _load_for_teacher(path: str, size: int) -> torch.Tensor:
-    from mmbeamclip.models.teachers.proxy import load_image
+    from .proxy import load_image
     return load_image(path, size)
 
 
@@ -538,7 +538,7 @@ def backbone_features(checkpoint: Optional[str], files: List[list],
 
     from mmbeamclip.models.teachers.open_clip_teacher import (IMAGENET_MEAN,
                                                               IMAGENET_STD)
-    from mmbeamclip.models.teachers.proxy import load_image
+    from .proxy import load_image
     torch.manual_seed(seed)
     net = ResNet(depth=18, out_indices=(3, ))
     if checkpoint is not None:

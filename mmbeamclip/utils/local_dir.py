@@ -1,0 +1,69 @@
+"""open_clip ``local-dir:`` folders: ``open_clip_config.json`` + weights.
+
+The format open_clip loads with ``pretrained='local-dir:<folder>'``: model
+config, preprocessing and tokenizer all come from the folder. Staged real
+CLIP weights, the benchmark's proxy teacher and the tests' tiny teachers are
+all written here, so they load through one path.
+"""
+import json
+import os.path as osp
+from typing import Optional
+
+import torch
+
+from .fileio import atomic_dir
+
+LOCAL_DIR_PREFIX = 'local-dir:'
+CONFIG_FILE = 'open_clip_config.json'
+WEIGHTS_FILE = 'open_clip_pytorch_model.bin'
+
+
+def write_local_dir(out_dir: str,
+                    model_cfg: dict,
+                    state_dict: dict,
+                    preprocess_cfg: Optional[dict] = None,
+                    extra_files: Optional[dict] = None,
+                    **extra) -> str:
+    """Write an open_clip ``local-dir:`` folder atomically.
+
+    Args:
+        out_dir (str): The folder to create; it must not exist.
+        model_cfg (dict): open_clip model config (``embed_dim``,
+            ``vision_cfg``, ``text_cfg``...).
+        state_dict (dict): The model's weights.
+        preprocess_cfg (dict, optional): ``mean``, ``std``, ``size``...
+        extra_files (dict, optional): ``{name: source path}`` copied into
+            the folder (e.g. a Hugging Face text tower).
+        **extra: More JSON fields for the config file (e.g. ``source``).
+
+    Returns:
+        str: ``'local-dir:<out_dir>'``, the value for ``pretrained``.
+    """
+    import shutil
+    config = dict(model_cfg=model_cfg, **extra)
+    if preprocess_cfg is not None:
+        config['preprocess_cfg'] = preprocess_cfg
+    with atomic_dir(out_dir) as tmp:
+        for name, src in (extra_files or {}).items():
+            shutil.copy(src, osp.join(tmp, name))
+        with open(osp.join(tmp, CONFIG_FILE), 'w', encoding='utf-8') as f:
+            json.dump(config, f, indent=2)
+        torch.save(state_dict, osp.join(tmp, WEIGHTS_FILE))
+    return LOCAL_DIR_PREFIX + out_dir
+
+
+def read_local_dir_config(folder: str) -> dict:
+    """The parsed ``open_clip_config.json`` of a ``local-dir:`` folder.
+
+    Raises:
+        FileNotFoundError: The folder has no config file.
+        ValueError: The config file is not valid JSON.
+    """
+    path = osp.join(folder, CONFIG_FILE)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{folder!r} has no {CONFIG_FILE}')
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f'{path} is not a valid open_clip config: {e}') from e
