@@ -204,9 +204,9 @@ def resolve_classnames(spec: Union[str, Sequence[str]]) -> List[str]:
         unknown = [n for n in names if WNID.match(n) and n not in lookup]
         if unknown:
             raise ValueError(
-                f'WordNet ids without a known name: {unknown[:10]} (known: '
-                'ImageNet-1k and the wordnet_generic vocabulary); pass '
-                'readable class names instead')
+                f'WordNet ids outside ImageNet-1k and the wordnet_generic '
+                f'vocabulary: {unknown[:10]}; pass readable class names '
+                'instead')
         names = [lookup.get(n, n) for n in names]
     return names
 

@@ -41,7 +41,7 @@ def test_sentence_placement_reads_as_english_with_all_80_templates():
     assert len(prompts) == 80
     sentence = 'It is a type of working dog.'
     for template, prompt in zip(templates, prompts):
-        head = template.format('boxer')
+        head = template.format('Boxer')
         # the template stays whole and ends its sentence; the context is a
         # sentence of its own after it, never inside the template's tail
         assert prompt == f'{head} {sentence}', prompt

@@ -1,3 +1,4 @@
+import warnings
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -102,7 +103,7 @@ class PromptBankHook(Hook):
         self.ensure_bank(runner, 'train')
         if runner.val_loop is not None:
             # A dataset that cannot be scored fails now, not an epoch later.
-            self.ensure_eval(runner, 'val')
+            self.ensure_eval(runner, 'train')
 
     def before_val(self, runner):
         self.ensure_bank(runner, 'val')
@@ -202,22 +203,31 @@ class PromptBankHook(Hook):
 
         Args:
             runner (Runner): The runner.
-            stage (str): ``'val'`` or ``'test'``.
+            stage (str): ``'val'`` or ``'test'``; ``'train'`` checks the
+                validation dataset before training.
 
         Raises:
-            ValueError: If the dataset names no classes, or (with
-                ``eval_classes='map'``) a class has no unique vocabulary
-                class.
+            ValueError: If (with ``eval_classes='map'``) a class has no
+                unique vocabulary class.
         """
         head = get_ori_model(runner.model).head
         classes = self._dataset_classes(runner, stage)
         if not classes:
-            raise ValueError(
+            if stage == 'train':
+                return
+            # Nothing to compare with: the labels are taken as vocabulary
+            # class indices, which is right only for a dataset labelled
+            # like the vocabulary, so say so.
+            message = (
                 f'PromptBankHook: the {stage} dataset has no "classes" in '
-                'its metainfo, so zero-shot cannot tell which class each '
-                'label is. Give the dataset its classes (e.g. '
-                'CustomDataset(classes=...)) or drop the '
-                f'{stage} loop.')
+                'its metainfo, so zero-shot assumes its labels are the '
+                f'indices of the {head.num_classes} anchor-vocabulary '
+                'classes. Give the dataset its classes (e.g. '
+                'CustomDataset(classes=...)) to have them checked.')
+            warnings.warn(message)
+            runner.logger.warning(message)
+            head.clear_eval()
+            return
         if self.eval_classes == 'dataset':
             self._ensure_eval_bank(runner, classes)
             return
@@ -228,9 +238,10 @@ class PromptBankHook(Hook):
             return
         head.set_eval_classes(class_map)
         runner.logger.info(
-            f'Zero-shot ({stage}): the {len(classes)} dataset classes are '
-            f'scored through their anchors among the {len(ids)} vocabulary '
-            'classes (matched by WordNet id or name).')
+            f"Zero-shot ({'val' if stage == 'train' else stage}): the "
+            f'{len(classes)} dataset classes are scored through their '
+            f'anchors among the {len(ids)} vocabulary classes (matched by '
+            'WordNet id or name).')
 
     def _ensure_eval_bank(self, runner, classes: List[str]):
         model = get_ori_model(runner.model)
