@@ -241,7 +241,7 @@ def warn_meaningless_names(names: Sequence[str], where: str = 'dataset'):
     if bare:
         warnings.warn(
             f'classnames={where!r}: {len(bare)} of {len(names)} class names '
-            f'contain no letters ({bare[:10]}{" ..." if len(bare) > 10 else ""}'
-            '), so their prompts carry no meaning for the teacher. Name the '
+            f'contain no letters ({bare[:10]}'
+            f'{" ..." if len(bare) > 10 else ""}), so their prompts carry no meaning for the teacher. Name the '
             'class folders, pass classnames= a list or file of real names, '
             "or use a vocabulary preset ('imagenet', 'wordnet_generic').")

@@ -24,8 +24,8 @@ from mmbeamclip.prompts import imagenet_wnids
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(
-    ROOT,
-    'configs/beamclip/beamclip_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py')
+    ROOT, 'configs/beamclip',
+    'beamclip_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py')
 WNIDS = sorted(imagenet_wnids()[::100])  # 10 classes
 
 

@@ -52,7 +52,8 @@ class CSMLoss(nn.Module):
     scale 100), which keeps its zero-shot distribution as sharp as CLIP
     trained it; the student slightly softer (0.04, as in CompRess /
     SEED-style distillation), which gives a freshly initialised student
-    useful gradients on more than the top anchor. No tau^2 factor is applied; scale with ``loss_weight``.
+    useful gradients on more than the top anchor. No tau^2 factor is
+    applied; scale with ``loss_weight``.
 
     Args:
         tau_t (float): Teacher temperature. Defaults to 0.01.
