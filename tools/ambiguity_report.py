@@ -6,6 +6,9 @@
     python tools/ambiguity_report.py --model ViT-B-16 \\
         --pretrained local-dir:/path/to/teacher --classes imagenet \\
         --templates simple_imagenet --contexts hypernyms --out report.json
+    # raw WordNet names, contexts as a sentence, generic hypernyms skipped
+    python tools/ambiguity_report.py --config CONFIG.py \\
+        --classes imagenet_wordnet --placement sentence --skip-generic
 
 For each class it encodes the plain-name prompts (templates x class name)
 and the CPA prompts (templates x contexts) and averages each set into one
@@ -20,6 +23,12 @@ import json
 import sys
 
 import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import DATASETS, MODELS
+
+from mmbeamclip.prompts import (PromptRecipe, build_prompt_bank,
+                                resolve_classnames)
 
 CONTEXT_SHORTCUTS = {
     'hypernyms': dict(type='WordNetHypernyms'),
@@ -54,6 +63,15 @@ def parse_args(argv=None):
         'configs | a user JSON contexts file (default: the config hook\'s '
         'contexts, else hypernyms)')
     parser.add_argument(
+        '--placement',
+        choices=('inline', 'sentence'),
+        help='where contexts go: in the template slot or as a sentence '
+        'after it (default: the source\'s, inline)')
+    parser.add_argument(
+        '--skip-generic',
+        action='store_true',
+        help='WordNetHypernyms: skip generic hypernyms ("object", ...)')
+    parser.add_argument(
         '--max-prompts', type=int, help='prompts per class bound')
     parser.add_argument(
         '--top', type=int, default=20, help='pairs to list (20)')
@@ -77,11 +95,7 @@ def parse_contexts(spec):
 
 
 def load_setup(args):
-    """The teacher, the hook settings and the class identifiers."""
-    from mmengine.registry import init_default_scope
-    from mmpretrain.registry import MODELS
-
-    import mmbeamclip  # noqa: F401
+    """The teacher and the prompt-recipe settings (a hook config)."""
     init_default_scope('mmpretrain')
     hook_cfg = dict(
         classnames='imagenet',
@@ -89,7 +103,6 @@ def load_setup(args):
         contexts=None,
         aggregate='mean')
     if args.config:
-        from mmengine.config import Config
         cfg = Config.fromfile(args.config)
         hooks = [
             h for h in cfg.get('custom_hooks', [])
@@ -102,7 +115,6 @@ def load_setup(args):
         hook_cfg.pop('type')
         teacher_cfg = cfg.model.target_generator
         if hook_cfg['classnames'] == 'dataset' and not args.classes:
-            from mmpretrain.registry import DATASETS
             loader = cfg.get('val_dataloader') or cfg.train_dataloader
             hook_cfg['classnames'] = list(
                 DATASETS.build(loader.dataset).metainfo['classes'])
@@ -121,17 +133,20 @@ def load_setup(args):
         hook_cfg['contexts'] = parse_contexts(args.contexts)
     elif hook_cfg.get('contexts') is None:
         hook_cfg['contexts'] = dict(CONTEXT_SHORTCUTS['hypernyms'])
+    for source in ([hook_cfg['contexts']] if isinstance(
+            hook_cfg['contexts'], dict) else hook_cfg['contexts']):
+        if args.placement:
+            source['placement'] = args.placement
+        if args.skip_generic and source['type'] == 'WordNetHypernyms':
+            source['skip_generic'] = True
     if args.max_prompts:
         hook_cfg['max_prompts'] = args.max_prompts
-    for key in ('cache_dir', 'progress', 'batch_size'):
-        hook_cfg.pop(key, None)
     teacher = MODELS.build(teacher_cfg).to(args.device)
     return teacher, hook_cfg
 
 
 def prototypes(teacher, class_prompts, batch_size):
     """(C, D) class means of the normalised prompt embeddings."""
-    from mmbeamclip.prompts import build_prompt_bank
     with torch.no_grad():
         bank, _ = build_prompt_bank(
             teacher.encode_text,
@@ -142,13 +157,15 @@ def prototypes(teacher, class_prompts, batch_size):
     return bank
 
 
-def ambiguity_report(teacher, hook, classes, top=20, batch_size=256):
+def ambiguity_report(teacher, recipe, classes=None, top=20, batch_size=256):
     """Most similar class pairs by name, and their cosine with CPA.
 
     Args:
         teacher: Anything with ``encode_text(list[str]) -> (N, D)``.
-        hook (PromptBankHook): Gives templates and the CPA settings.
-        classes (list[str]): Class identifiers (WordNet ids or names).
+        recipe (PromptRecipe): Gives the classes, templates and the CPA
+            settings.
+        classes (list[str], optional): Class identifiers (WordNet ids or
+            names). Defaults to the recipe's vocabulary.
         top (int): Number of pairs to list. Defaults to 20.
         batch_size (int): Prompts per forward. Defaults to 256.
 
@@ -156,13 +173,14 @@ def ambiguity_report(teacher, hook, classes, top=20, batch_size=256):
         dict: ``pairs`` (a list of dicts, most similar plain pair first) and
         ``summary`` statistics over all pairs.
     """
-    from mmbeamclip.prompts import compose_prompts, resolve_classnames
-    names = resolve_classnames(classes)
+    if classes is None:
+        classes, names = recipe.resolve()
+    else:
+        classes, names = list(classes), resolve_classnames(classes)
     if len(names) < 2:
         raise ValueError('the report needs at least two classes')
-    plain = compose_prompts(hook.templates, [[n] for n in names],
-                            hook.max_prompts)
-    cpa = hook.class_prompts(classes)
+    plain = recipe.plain_prompts(classes)
+    cpa = recipe.class_prompts(classes)
     before = prototypes(teacher, plain, batch_size)
     after = prototypes(teacher, cpa, batch_size)
     i, j = torch.triu_indices(len(names), len(names), offset=1)
@@ -227,17 +245,12 @@ def format_report(report, teacher_id, contexts):
 def main(argv=None):
     args = parse_args(argv)
     teacher, hook_cfg = load_setup(args)
-    from mmbeamclip.engine.hooks import PromptBankHook
-    hook = PromptBankHook(progress=False, **hook_cfg)
+    recipe = PromptRecipe.from_hook_cfg(hook_cfg)
     report = ambiguity_report(
-        teacher,
-        hook,
-        hook.classes,
-        top=args.top,
-        batch_size=args.batch_size)
+        teacher, recipe, top=args.top, batch_size=args.batch_size)
     report['teacher'] = teacher.teacher_id
     report['contexts'] = hook_cfg['contexts']
-    report['templates'] = len(hook.templates)
+    report['templates'] = len(recipe.templates)
     print(format_report(report, teacher.teacher_id, hook_cfg['contexts']))
     if args.out:
         with open(args.out, 'w', encoding='utf-8') as f:

@@ -9,10 +9,10 @@ import argparse
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
+from mmpretrain.registry import DATASETS, MODELS
 
-from mmbeamclip.engine.hooks import PromptBankHook
-from mmbeamclip.engine.hooks.prompt_bank_hook import DATASET
-from mmbeamclip.prompts import load_or_build_prompt_bank, resolve_class_ids
+from mmbeamclip.prompts import (PromptRecipe, default_cache_dir,
+                                load_or_build_prompt_bank)
 
 
 def parse_args():
@@ -27,11 +27,10 @@ def parse_args():
 
 
 def dataset_classes(cfg):
-    """The dataset's class identifiers (WordNet ids kept for CPA)."""
-    from mmpretrain.registry import DATASETS
+    """The classes of the evaluated (else training) dataset, as the hook
+    reads them for ``classnames='dataset'``."""
     loader = cfg.get('val_dataloader') or cfg.train_dataloader
-    return resolve_class_ids(
-        list(DATASETS.build(loader.dataset).metainfo['classes']))
+    return list(DATASETS.build(loader.dataset).metainfo['classes'])
 
 
 def main():
@@ -40,32 +39,30 @@ def main():
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    import mmbeamclip  # noqa: F401
-    from mmpretrain.registry import HOOKS, MODELS
     hook_cfgs = [
         h for h in cfg.get('custom_hooks', [])
-        if h['type'] in ('PromptBankHook', PromptBankHook)
+        if h['type'] == 'PromptBankHook'
     ]
     if not hook_cfgs:
         raise ValueError(f'{args.config} has no PromptBankHook in '
                          'custom_hooks')
     hook_cfg = dict(hook_cfgs[0])
-    if args.cache_dir:
-        hook_cfg['cache_dir'] = args.cache_dir
-    hook = HOOKS.build(hook_cfg)
+    recipe = PromptRecipe.from_hook_cfg(hook_cfg)
+    cache_dir = args.cache_dir or hook_cfg.get('cache_dir') or \
+        default_cache_dir()
     teacher = MODELS.build(cfg.model.target_generator).to(args.device)
-    classes = dataset_classes(cfg) if hook.classes == DATASET \
-        else hook.classes
-    class_prompts, key = hook.prompts_and_key(teacher.teacher_id, classes)
+    classes, _ = recipe.resolve(
+        dataset_classes(cfg) if recipe.from_dataset else None)
+    class_prompts, key = recipe.prompts_and_key(teacher.teacher_id, classes)
     bank, _ = load_or_build_prompt_bank(
         teacher,
         class_prompts,
         key,
-        cache_dir=hook.cache_dir,
-        aggregate=hook.aggregate,
-        batch_size=hook.batch_size,
-        progress=hook.progress)
-    print(f'Prompt bank {key[:12]}: {tuple(bank.shape)} in {hook.cache_dir}')
+        cache_dir=cache_dir,
+        aggregate=recipe.aggregate,
+        batch_size=hook_cfg.get('batch_size', 256),
+        progress=hook_cfg.get('progress', True))
+    print(f'Prompt bank {key[:12]}: {tuple(bank.shape)} in {cache_dir}')
 
 
 if __name__ == '__main__':

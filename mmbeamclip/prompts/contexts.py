@@ -7,37 +7,79 @@ its display name) to context strings, and turns each context into a
     WordNetHypernyms:  'bird'  -> 'crane, a type of bird'
     template 'a photo of a {}.' -> 'a photo of a crane, a type of bird.'
 
+Inline phrases collide with template tails ('a photo of a boxer, a type of
+working dog in a video game.'). With ``placement='sentence'`` the context
+becomes a sentence of its own after the filled template, which reads as
+English with every template::
+
+    'a photo of the boxer in a video game. It is a type of working dog.'
+
+A phrase is then a pair ``(slot, sentence)``; :func:`compose_prompts`
+joins the two.
+
 Sources are registered in ``mmbeamclip.registry.CONTEXT_SOURCES`` and built
 from the ``contexts`` option of :class:`PromptBankHook`, e.g.
 ``contexts=dict(type='WordNetHypernyms', max_contexts=2)``.
 """
 import json
 import warnings
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from mmbeamclip.prompts.wordnet import (IMAGENET_CONTEXTS, find_synset,
-                                        load_wordnet, read_contexts_file,
-                                        synset_record)
+from mmbeamclip.prompts.wordnet import (GENERIC_VOCABULARY, IMAGENET_CONTEXTS,
+                                        find_synset, load_wordnet,
+                                        read_contexts_file, synset_record)
 from mmbeamclip.registry import CONTEXT_SOURCES
+
+PLACEMENTS = ('inline', 'sentence')
+# A template slot filler: the slot text alone (inline), or the slot text and
+# a sentence that follows the filled template.
+Phrase = Union[str, Tuple[str, str]]
+
+# Hypernyms near WordNet's root say nothing about what a class looks like
+# ("a type of whole", "a type of artifact").
+GENERIC_HYPERNYMS = frozenset({
+    'entity', 'physical entity', 'abstraction', 'object', 'whole', 'thing',
+    'artifact', 'living thing', 'organism', 'matter', 'substance',
+    'causal agent', 'instrumentality', 'unit', 'group', 'part', 'relation',
+    'psychological feature', 'attribute', 'measure', 'natural object',
+    'physical object', 'structure', 'device', 'container', 'covering',
+    'commodity', 'material', 'solid', 'food', 'nutriment', 'vertebrate',
+    'chordate', 'animal', 'plant', 'vascular plant', 'invertebrate'
+})
 
 
 class BaseContextSource:
     """Interface: class -> contexts -> phrases for the template slot.
 
     Args:
-        phrase (str, optional): How a context fills a template's ``{}``, with
-            the fields ``{name}`` (the class name) and ``{context}``.
-            Defaults to the source's ``default_phrase``.
+        phrase (str, optional): With ``placement='inline'``, how a context
+            fills a template's ``{}``, with the fields ``{name}`` (the class
+            name) and ``{context}``; with ``'sentence'``, the sentence added
+            after the filled template. Defaults to the source's
+            ``default_phrase`` or ``default_sentence``.
         max_contexts (int, optional): Keep at most this many contexts per
             class, in the source's order. Defaults to no limit.
+        placement (str): ``'inline'`` (the context goes into the template's
+            slot) or ``'sentence'`` (the slot keeps the plain name and the
+            context follows the template as its own sentence). Defaults to
+            ``'inline'``.
     """
 
     default_phrase = '{name}, {context}'
+    default_sentence = '{name}: {context}.'
 
     def __init__(self,
                  phrase: Optional[str] = None,
-                 max_contexts: Optional[int] = None):
-        self.phrase = self.default_phrase if phrase is None else phrase
+                 max_contexts: Optional[int] = None,
+                 placement: str = 'inline'):
+        if placement not in PLACEMENTS:
+            raise ValueError(
+                f'placement must be one of {PLACEMENTS}, got {placement!r}')
+        self.placement = placement
+        if phrase is None:
+            phrase = self.default_phrase if placement == 'inline' \
+                else self.default_sentence
+        self.phrase = phrase
         try:
             probe = self.phrase.format(name='NAME', context='CONTEXT')
         except (KeyError, IndexError, ValueError) as e:
@@ -67,11 +109,22 @@ class BaseContextSource:
         """
         raise NotImplementedError
 
-    def phrases(self, class_id: str, name: str) -> List[str]:
-        """Template slot fillers of one class, deduplicated, in order."""
+    def phrases(self, class_id: str, name: str) -> List[Phrase]:
+        """Template slot fillers of one class, deduplicated, in order.
+
+        Returns:
+            list[str | tuple[str, str]]: Inline phrases, or ``(name,
+            sentence)`` pairs with ``placement='sentence'``.
+        """
         found = self.contexts(class_id, name)[:self.max_contexts]
-        return _unique(
-            self.phrase.format(name=name, context=c) for c in found)
+        texts = (self.phrase.format(name=name, context=c) for c in found)
+        if self.placement == 'inline':
+            return _unique(texts)
+        return _unique((name, _capitalise(t)) for t in texts)
+
+
+def _capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _unique(items) -> List[str]:
@@ -83,8 +136,9 @@ class _WordNetSource(BaseContextSource):
 
     Args:
         file (str, optional): A contexts file made by
-            ``tools/generate_contexts.py``. Defaults to the ImageNet-1k file
-            shipped with mmbeamclip (keyed by WordNet id).
+            ``tools/generate_contexts.py``. Defaults to the files shipped
+            with mmbeamclip (keyed by WordNet id): ImageNet-1k and the
+            generic vocabulary.
         **kwargs: See :class:`BaseContextSource`.
 
     Classes missing from the file are looked up in WordNet (a WordNet id, or
@@ -94,8 +148,10 @@ class _WordNetSource(BaseContextSource):
     def __init__(self, file: Optional[str] = None, **kwargs):
         super().__init__(**kwargs)
         self.file = file or IMAGENET_CONTEXTS
-        self.records: Dict[str, Optional[dict]] = dict(
-            read_contexts_file(self.file))
+        self.records: Dict[str, Optional[dict]] = {}
+        if file is None:
+            self.records.update(read_contexts_file(GENERIC_VOCABULARY))
+        self.records.update(read_contexts_file(self.file))
 
     def record(self, class_id: str) -> Optional[dict]:
         if class_id not in self.records:
@@ -132,16 +188,32 @@ class WordNetHypernyms(_WordNetSource):
     Args:
         max_contexts (int, optional): Number of hypernyms used. Defaults to
             2.
+        skip_generic (bool): Skip hypernyms that describe nothing visual
+            (:data:`GENERIC_HYPERNYMS`: "entity", "object", "whole",
+            "artifact", "device", ...), so the cap counts informative ones.
+            Defaults to False (every hypernym, as before the option).
+        skip (Sequence[str]): Further hypernyms to skip. Defaults to none.
         **kwargs: See :class:`_WordNetSource`.
     """
 
     default_phrase = '{name}, a type of {context}'
+    default_sentence = 'It is a type of {context}.'
 
-    def __init__(self, max_contexts: Optional[int] = 2, **kwargs):
+    def __init__(self,
+                 max_contexts: Optional[int] = 2,
+                 skip_generic: bool = False,
+                 skip: Sequence[str] = (),
+                 **kwargs):
         super().__init__(max_contexts=max_contexts, **kwargs)
+        self.skip = {s.lower() for s in skip}
+        if skip_generic:
+            self.skip |= GENERIC_HYPERNYMS
 
     def from_record(self, record: dict, name: str) -> List[str]:
-        return [h for h in record['hypernyms'] if h.lower() != name.lower()]
+        return [
+            h for h in record['hypernyms']
+            if h.lower() != name.lower() and h.lower() not in self.skip
+        ]
 
 
 @CONTEXT_SOURCES.register_module()
@@ -152,6 +224,8 @@ class WordNetDefinitions(_WordNetSource):
     Only the gloss's first clause (before ``;``) is used: later clauses
     elaborate, and the text tower truncates long prompts anyway.
     """
+
+    default_sentence = '{name}: {context}.'
 
     def from_record(self, record: dict, name: str) -> List[str]:
         gloss = record['definition'].split(';')[0].strip()
@@ -168,6 +242,7 @@ class WordNetSynonyms(_WordNetSource):
     """
 
     default_phrase = '{context}'
+    default_sentence = 'Also called {context}.'
 
     def from_record(self, record: dict, name: str) -> List[str]:
         return [
@@ -198,7 +273,10 @@ class JSONContexts(BaseContextSource):
         self.file = file
         self.allow_unknown = allow_unknown
         with open(file, encoding='utf-8') as f:
-            data = json.load(f)
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f'{file} is not valid JSON: {e}') from e
         if not isinstance(data, dict):
             raise ValueError(f'{file} must hold a JSON object '
                              '{class: [context, ...]}')
@@ -261,7 +339,7 @@ def build_context_sources(cfg: ContextsCfg) -> List[BaseContextSource]:
 def class_phrases(sources: Sequence[BaseContextSource],
                   class_ids: Sequence[str],
                   names: Sequence[str],
-                  include_plain: bool = False) -> List[List[str]]:
+                  include_plain: bool = False) -> List[List[Phrase]]:
     """The template slot fillers of every class, from all sources.
 
     A class with no context from any source falls back to its plain name
@@ -277,7 +355,8 @@ def class_phrases(sources: Sequence[BaseContextSource],
             Defaults to False.
 
     Returns:
-        list[list[str]]: C non-empty lists of phrases.
+        list[list[str | tuple[str, str]]]: C non-empty lists of phrases
+        (see :meth:`BaseContextSource.phrases`).
     """
     if len(class_ids) != len(names):
         raise ValueError('class_ids and names differ in length')

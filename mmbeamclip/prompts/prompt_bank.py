@@ -32,12 +32,14 @@ def format_prompts(classnames: Sequence[str],
 
 
 def compose_prompts(templates: Sequence[str],
-                    class_phrases: Sequence[Sequence[str]],
+                    class_phrases: Sequence[Sequence],
                     max_prompts: Optional[int] = None) -> List[List[str]]:
     """Every template filled with every phrase of each class (CPA).
 
     A phrase is what goes into a template's ``{}``: the class name, or the
-    name with a context (``'crane, a type of bird'``). The order is
+    name with a context (``'crane, a type of bird'``), or a pair ``(slot,
+    sentence)`` whose sentence follows the filled template
+    (``('crane', 'It is a type of bird.')``). The order is
     template-major, ``[t0(p0), t0(p1), ..., t1(p0), ...]``, so a bound keeps
     every context of a class with the first templates rather than dropping
     contexts. With one phrase per class, the class name, this is
@@ -45,7 +47,8 @@ def compose_prompts(templates: Sequence[str],
 
     Args:
         templates (Sequence[str]): T format strings with one ``{}``.
-        class_phrases (Sequence[Sequence[str]]): C lists of phrases.
+        class_phrases (Sequence[Sequence[str | tuple[str, str]]]): C lists
+            of phrases.
         max_prompts (int, optional): Keep the first this many prompts of a
             class. Defaults to all T x P.
 
@@ -54,8 +57,19 @@ def compose_prompts(templates: Sequence[str],
     """
     if max_prompts is not None and max_prompts < 1:
         raise ValueError(f'max_prompts must be >= 1, got {max_prompts}')
-    return [[t.format(p) for t in templates for p in phrases][:max_prompts]
+    return [[_fill(t, p) for t in templates for p in phrases][:max_prompts]
             for phrases in class_phrases]
+
+
+def _fill(template: str, phrase) -> str:
+    if isinstance(phrase, str):
+        return template.format(phrase)
+    slot, sentence = phrase
+    text = template.format(slot).rstrip()
+    # Every CLIP template ends a sentence; a user template may not.
+    if not text.endswith(('.', '!', '?')):
+        text += '.'
+    return f'{text} {sentence}'
 
 
 def prompt_bank_key(teacher_id: str, class_prompts: Sequence[Sequence[str]],
@@ -108,6 +122,7 @@ def build_prompt_bank(encode_text: Callable[[List[str]], torch.Tensor],
     if aggregate not in AGGREGATES:
         raise ValueError(
             f'aggregate must be one of {AGGREGATES}, got {aggregate!r}')
+    check_batch_size(batch_size)
     if len(class_prompts) == 0:
         raise ValueError('cannot build a prompt bank for an empty class list')
     empty = [i for i, p in enumerate(class_prompts) if len(p) == 0]
@@ -133,6 +148,57 @@ def build_prompt_bank(encode_text: Callable[[List[str]], torch.Tensor],
     sums = embeds.new_zeros(len(class_prompts), embeds.shape[1])
     sums.index_add_(0, labels, embeds)
     return F.normalize(sums, dim=-1), torch.arange(len(class_prompts))
+
+
+def check_batch_size(batch_size):
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError('batch_size (prompts per text-tower forward) must be '
+                         f'a positive int, got {batch_size!r}')
+
+
+def duplicate_anchor_groups(bank: torch.Tensor,
+                            anchor_labels: torch.Tensor,
+                            atol: float = 1e-5,
+                            chunk: int = 1024) -> List[List[int]]:
+    """Classes whose anchors the teacher cannot tell apart.
+
+    Two classes with the same prompts, or prompts that differ only past the
+    text tower's context length (which CLIP truncates without a word), get
+    identical anchors: CSM then spreads the teacher's mass over both and
+    zero-shot picks one at random. Compares each class's mean anchor.
+
+    Args:
+        bank (Tensor): Anchors (K, D), L2-normalised.
+        anchor_labels (Tensor): Class of each anchor (K,).
+        atol (float): Cosine tolerance below 1. Defaults to 1e-5.
+        chunk (int): Rows compared at once (memory bound for large
+            vocabularies). Defaults to 1024.
+
+    Returns:
+        list[list[int]]: Groups (of two or more class indices) of identical
+        classes, each sorted, in order of their first class.
+    """
+    num_classes = int(anchor_labels.max()) + 1
+    sums = bank.new_zeros(num_classes, bank.shape[1]).float()
+    sums.index_add_(0, anchor_labels.long(), bank.float())
+    protos = F.normalize(sums, dim=-1)
+    parent = list(range(num_classes))
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for start in range(0, num_classes, chunk):
+        cos = protos[start:start + chunk] @ protos.t()
+        rows, cols = torch.nonzero(cos > 1 - atol, as_tuple=True)
+        for r, c in zip((rows + start).tolist(), cols.tolist()):
+            if r < c:
+                parent[root(c)] = root(r)
+    groups = {}
+    for i in range(num_classes):
+        groups.setdefault(root(i), []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def default_cache_dir() -> str:
@@ -248,15 +314,27 @@ def load_or_build_prompt_bank(teacher,
         aggregate=aggregate,
         batch_size=batch_size,
         progress=progress)
-    save_prompt_bank(
-        path,
-        bank,
-        labels,
-        key,
-        meta=dict(
-            teacher=teacher.teacher_id,
-            num_classes=len(class_prompts),
-            num_prompts=num_prompts,
-            aggregate=aggregate))
+    try:
+        save_prompt_bank(
+            path,
+            bank,
+            labels,
+            key,
+            meta=dict(
+                teacher=teacher.teacher_id,
+                num_classes=len(class_prompts),
+                num_prompts=num_prompts,
+                aggregate=aggregate))
+    except OSError as e:
+        # A read-only or full cache folder costs the next run a rebuild,
+        # nothing more: the bank in hand is complete.
+        message = (f'Could not write the prompt-bank cache {path} '
+                   f'({type(e).__name__}: {e}); the bank is built in memory '
+                   'and training goes on. Set PromptBankHook(cache_dir=...) '
+                   'or $MMBEAMCLIP_CACHE to a writable folder to reuse it.')
+        warnings.warn(message)
+        if logger is not None:
+            logger.warning(message)
+        return bank, labels
     log(f'Saved the prompt bank to {path}')
     return bank, labels

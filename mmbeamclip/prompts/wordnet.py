@@ -26,9 +26,10 @@ from mmbeamclip.utils.fileio import cache_root
 
 WNID = re.compile(r'^n\d{8}$')
 DEBIAN_WORDNET_DIR = '/usr/share/wordnet'
-IMAGENET_CONTEXTS = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
-    'imagenet_contexts.json')
+DATA_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data')
+IMAGENET_CONTEXTS = osp.join(DATA_DIR, 'imagenet_contexts.json')
+# The generic anchor vocabulary (tools/build_vocabulary.py), a contexts file.
+GENERIC_VOCABULARY = osp.join(DATA_DIR, 'wordnet_generic.json')
 
 # NLTK's reader needs ``lexnames``, which Debian does not ship: the 45
 # lexicographer files of WordNet 3.0 (man page lexnames(5WN)), in file-number
@@ -253,12 +254,15 @@ def generate_records(class_ids: Sequence[str],
     return records
 
 
-def write_contexts_file(path: str, records: Dict[str, dict], wn=None):
+def write_contexts_file(path: str,
+                        records: Dict[str, dict],
+                        wn=None,
+                        generator: str = 'tools/generate_contexts.py'):
     """Write records as a contexts file (what the WordNet sources read)."""
     payload = dict(
         format='mmbeamclip-contexts/1',
         wordnet=wn.get_version() if wn is not None else '3.0',
-        generator='tools/generate_contexts.py',
+        generator=generator,
         classes=records)
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -281,7 +285,10 @@ def read_contexts_file(path: str) -> Dict[str, Optional[dict]]:
         ValueError: If the file is not a contexts file.
     """
     with open(path, encoding='utf-8') as f:
-        payload = json.load(f)
+        try:
+            payload = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'{path} is not valid JSON: {e}') from e
     classes = payload.get('classes') if isinstance(payload, dict) else None
     if not isinstance(classes, dict):
         raise ValueError(

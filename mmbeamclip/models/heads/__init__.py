@@ -1,4 +1,6 @@
-from .csm_head import CSMHead, pool_anchor_scores
+from .anchor_bank import AnchorBank, pool_anchor_scores
+from .csm_head import CSMHead
 from .feature_regression_head import FeatureRegressionHead
 
-__all__ = ['CSMHead', 'FeatureRegressionHead', 'pool_anchor_scores']
+__all__ = ['AnchorBank', 'CSMHead', 'FeatureRegressionHead',
+           'pool_anchor_scores']

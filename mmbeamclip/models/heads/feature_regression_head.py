@@ -1,36 +1,34 @@
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
-from .csm_head import CSMHead
+from .anchor_bank import AnchorBank
 
 
 @MODELS.register_module()
-class FeatureRegressionHead(CSMHead):
+class FeatureRegressionHead(AnchorBank):
     """The obvious distillation baseline: regress the teacher's embedding.
 
     Drop-in for :class:`CSMHead` in :class:`BeamCLIP`: same inputs, but the
     loss is ``1 - cos(s, t)`` between the student projection and the teacher
-    image embedding, with no text anchors involved. The prompt bank is still
+    image embedding, with no text anchors involved. The anchor bank is still
     held (filled by :class:`PromptBankHook` if configured) so the student's
     zero-shot accuracy can be measured the same way as for CSM.
 
     Args:
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
-        predict_temperature (float): See :class:`CSMHead`.
+        predict_temperature (float): See :class:`AnchorBank`.
         init_cfg (dict, optional): Initialization config.
     """
 
     def __init__(self,
                  loss_weight: float = 1.0,
                  predict_temperature: float = 0.01,
-                 init_cfg=None):
+                 init_cfg: Optional[dict] = None):
         super().__init__(
-            loss=dict(type='CSMLoss'),  # unused; keeps CSMHead's buffers
-            predict_temperature=predict_temperature,
-            init_cfg=init_cfg)
+            predict_temperature=predict_temperature, init_cfg=init_cfg)
         self.loss_weight = loss_weight
 
     def loss(self, student_embed: torch.Tensor,

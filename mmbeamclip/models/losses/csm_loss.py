@@ -1,3 +1,6 @@
+import math
+from typing import Sequence, Union
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -7,7 +10,7 @@ from mmpretrain.registry import MODELS
 def csm_loss(student_sim: torch.Tensor,
              teacher_sim: torch.Tensor,
              tau_t: float = 0.01,
-             tau_s: float = 0.04) -> torch.Tensor:
+             tau_s: Union[float, torch.Tensor] = 0.04) -> torch.Tensor:
     """Cross-modal similarity matching: KL(p || q) per sample.
 
     ``p = softmax(teacher_sim / tau_t)`` and ``q = softmax(student_sim /
@@ -20,7 +23,8 @@ def csm_loss(student_sim: torch.Tensor,
         teacher_sim (Tensor): Cosine similarities of teacher image embeddings
             to the anchors, shape (N, K).
         tau_t (float): Teacher temperature. Defaults to 0.01.
-        tau_s (float): Student temperature. Defaults to 0.04.
+        tau_s (float | Tensor): Student temperature (a scalar tensor when
+            it is learnt). Defaults to 0.04.
 
     Returns:
         Tensor: KL divergence of each sample, shape (N,).
@@ -43,18 +47,28 @@ class CSMLoss(nn.Module):
     teacher's softmax distribution of image-to-anchor similarities:
     ``KL(softmax(<t, a_k> / tau_t) || softmax(<s, a_k> / tau_s))``.
 
-    The paper's temperatures are not public. The defaults follow the
-    reconstruction in the method notes: the teacher at CLIP's own
-    temperature (0.01, logit scale 100), which keeps its zero-shot
-    distribution as sharp as CLIP trained it; the student slightly softer
-    (0.04, as in CompRess / SEED-style distillation), which gives a
-    freshly initialised student useful gradients on more than the top
-    anchor. No tau^2 factor is applied; scale with ``loss_weight``.
+    The paper's temperatures are not public. The defaults are a
+    reconstruction: the teacher at CLIP's own temperature (0.01, logit
+    scale 100), which keeps its zero-shot distribution as sharp as CLIP
+    trained it; the student slightly softer (0.04, as in CompRess /
+    SEED-style distillation), which gives a freshly initialised student
+    useful gradients on more than the top anchor. No tau^2 factor is
+    applied; scale with ``loss_weight``.
 
     Args:
         tau_t (float): Teacher temperature. Defaults to 0.01.
-        tau_s (float): Student temperature. Defaults to 0.04.
+        tau_s (float | str): Student temperature, or ``'equal'`` for
+            ``tau_t``. With ``learn_tau_s`` the initial value. Defaults to
+            0.04.
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
+        learn_tau_s (bool): Learn the student temperature, as CLIP learns
+            its logit scale: a parameter ``log_tau_s`` (initialised at
+            ``log(tau_s)``) clamped to ``tau_s_range``. Exclude it from
+            weight decay (``paramwise_cfg=dict(custom_keys={'log_tau_s':
+            dict(decay_mult=0.)})``). Defaults to False.
+        tau_s_range (Sequence[float]): Bounds of a learnt student
+            temperature. Defaults to (0.01, 1.0): no sharper than CLIP's
+            own logit-scale cap of 100.
 
     Examples:
         >>> loss = CSMLoss(tau_t=0.01, tau_s=0.04)
@@ -65,9 +79,16 @@ class CSMLoss(nn.Module):
 
     def __init__(self,
                  tau_t: float = 0.01,
-                 tau_s: float = 0.04,
-                 loss_weight: float = 1.0):
+                 tau_s: Union[float, str] = 0.04,
+                 loss_weight: float = 1.0,
+                 learn_tau_s: bool = False,
+                 tau_s_range: Sequence[float] = (0.01, 1.0)):
         super().__init__()
+        if isinstance(tau_s, str):
+            if tau_s != 'equal':
+                raise ValueError(
+                    f"tau_s must be a number or 'equal', got {tau_s!r}")
+            tau_s = tau_t
         if tau_t <= 0 or tau_s <= 0:
             raise ValueError(
                 f'temperatures must be positive, got tau_t={tau_t}, '
@@ -75,6 +96,21 @@ class CSMLoss(nn.Module):
         self.tau_t = tau_t
         self.tau_s = tau_s
         self.loss_weight = loss_weight
+        self.learn_tau_s = learn_tau_s
+        if learn_tau_s:
+            low, high = tau_s_range
+            if not 0 < low <= tau_s <= high:
+                raise ValueError(
+                    f'tau_s_range must satisfy 0 < low <= tau_s <= high, got '
+                    f'{tuple(tau_s_range)} with tau_s={tau_s}')
+            self.log_tau_range = (math.log(low), math.log(high))
+            self.log_tau_s = nn.Parameter(torch.tensor(math.log(tau_s)))
+
+    def student_tau(self) -> Union[float, torch.Tensor]:
+        """The student temperature: ``tau_s``, or the learnt clamped one."""
+        if not self.learn_tau_s:
+            return self.tau_s
+        return self.log_tau_s.clamp(*self.log_tau_range).exp()
 
     def forward(self, student_sim: torch.Tensor,
                 teacher_sim: torch.Tensor) -> torch.Tensor:
@@ -87,5 +123,6 @@ class CSMLoss(nn.Module):
         Returns:
             Tensor: Scalar loss.
         """
-        kl = csm_loss(student_sim, teacher_sim, self.tau_t, self.tau_s)
+        kl = csm_loss(student_sim, teacher_sim, self.tau_t,
+                      self.student_tau())
         return self.loss_weight * kl.mean()

@@ -1,4 +1,4 @@
-"""PromptBankHook with CPA contexts: prompts, keys, anchors, zero-shot."""
+"""PromptRecipe with CPA contexts: prompts, keys, anchors, zero-shot."""
 import json
 import warnings
 
@@ -9,8 +9,9 @@ from mmpretrain.registry import HOOKS, MODELS
 import mmbeamclip  # noqa: F401
 from mmbeamclip.engine.hooks import PromptBankHook
 from mmbeamclip.models.heads import CSMHead
-from mmbeamclip.prompts import (build_prompt_bank, format_prompts,
-                                imagenet_classnames, prompt_bank_key)
+from mmbeamclip.prompts import (PromptRecipe, build_prompt_bank,
+                                format_prompts, imagenet_classnames,
+                                prompt_bank_key)
 
 # bird crane, machine crane, and the two maillots
 WNIDS = ['n02012849', 'n03126707', 'n03710637', 'n03710721']
@@ -21,13 +22,12 @@ HYPER = dict(type='WordNetHypernyms', max_contexts=2)
 def make(**kwargs):
     kwargs.setdefault('classnames', WNIDS)
     kwargs.setdefault('templates', TEMPLATES)
-    kwargs.setdefault('progress', False)
-    return PromptBankHook(**kwargs)
+    return PromptRecipe(**kwargs)
 
 
 def test_cpa_prompts_and_counts():
     hook = make(contexts=HYPER)
-    prompts, _ = hook.prompts_and_key('t', hook.classes)
+    prompts, _ = hook.prompts_and_key('t', hook.class_ids)
     assert [len(p) for p in prompts] == [4] * 4  # 2 templates x 2 contexts
     assert prompts[0][:2] == [
         'a photo of a crane bird, a type of wading bird.',
@@ -52,7 +52,7 @@ def test_same_name_classes_get_different_prompts():
     # the ImageNet preset is looked up by wnid, so its duplicates differ too
     preset = make(classnames='imagenet', templates='vanilla', contexts=HYPER)
     assert preset.classnames == imagenet_classnames()
-    prompts = preset.class_prompts(preset.classes)
+    prompts = preset.class_prompts(preset.class_ids)
     names = preset.classnames
     for name in {n for n in names if names.count(n) > 1}:
         group = [tuple(p) for n, p in zip(names, prompts) if n == name]
@@ -112,7 +112,9 @@ def test_max_prompts_bounds_every_class():
     ]
 
 
-def test_bad_config_fails_at_construction(tmp_path):
+@pytest.mark.parametrize('make', [make, lambda **kw: PromptBankHook(
+    **dict(dict(classnames=WNIDS, templates=TEMPLATES), **kw))])
+def test_bad_config_fails_at_construction(tmp_path, make):
     with pytest.raises(ValueError, match='template list is empty'):
         make(templates=[], contexts=HYPER)
     with pytest.raises(ValueError, match='exactly one'):
@@ -132,7 +134,7 @@ def test_built_from_config_registry():
             classnames=WNIDS,
             templates='vanilla',
             contexts=dict(type='WordNetDefinitions')))
-    assert hook.class_prompts(WNIDS)[3] == [
+    assert hook.recipe.class_prompts(WNIDS)[3] == [
         "a photo of a one-piece bathing suit, a woman's one-piece bathing "
         'suit.'
     ]
