@@ -266,3 +266,38 @@ def test_text_only_teacher_has_no_image_tower(tiny_teacher_cfg):
     assert torch.equal(text.encode_text(prompts), full.encode_text(prompts))
     with pytest.raises(RuntimeError, match='text_only'):
         text.encode_image(torch.zeros(1, 3, 32, 32))
+
+
+def test_staging_checks_the_folder_before_downloading(registered_tiny_model,
+                                                     tmp_path, monkeypatch):
+    import open_clip
+    calls = []
+    monkeypatch.setattr(open_clip, 'create_model',
+                        lambda *a, **k: calls.append(a))
+    if os.geteuid() == 0:
+        # root writes through permission bits; sysfs refuses even root.
+        read_only = '/sys'
+    else:
+        read_only = str(tmp_path / 'ro')
+        os.makedirs(read_only)
+        os.chmod(read_only, 0o555)
+    with pytest.raises(PermissionError, match='not writable') as e:
+        stage_open_clip(registered_tiny_model, 'openai',
+                        os.path.join(read_only, 'mmbeamclip-staged', 'x'))
+    assert read_only in str(e.value)
+    assert calls == []
+
+
+def test_staged_teacher_honours_the_umask(tiny_clip_dir,
+                                          registered_tiny_model, tmp_path):
+    weights = os.path.join(tiny_clip_dir, 'open_clip_pytorch_model.bin')
+    old = os.umask(0o022)
+    try:
+        stage_open_clip(registered_tiny_model, weights,
+                        str(tmp_path / 'staged'))
+    finally:
+        os.umask(old)
+    folder = tmp_path / 'staged'
+    assert os.stat(folder).st_mode & 0o777 == 0o755
+    for name in os.listdir(folder):
+        assert os.stat(folder / name).st_mode & 0o777 == 0o644, name
