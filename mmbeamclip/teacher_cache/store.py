@@ -357,6 +357,9 @@ class TeacherTargetCache:
         if versions in _VERIFIED:
             return
         for shard, record in enumerate(records):
+            # Non-finite targets first: the more telling message.
+            check_embeddings(self._shard(shard, 'emb'),
+                             shard_path(self.cache_dir, shard, 'emb'))
             for kind in SHARD_KINDS:
                 path = shard_path(self.cache_dir, shard, kind)
                 if _sha256(path) != record[kind]['sha256']:
@@ -364,8 +367,6 @@ class TeacherTargetCache:
                         f'{path} does not match the sha256 the manifest '
                         'records: it was edited or damaged after the build. '
                         'Rebuild the cache.')
-            check_embeddings(self._shard(shard, 'emb'),
-                             shard_path(self.cache_dir, shard, 'emb'))
         _VERIFIED.add(versions)
 
     def _shard(self, shard: int, kind: str) -> np.ndarray:
