@@ -48,7 +48,8 @@ def test_file_round_trip(tiny_clip_dir, registered_tiny_model):
         from_dir.encode_text(['a', 'b c']))
     with open(path, 'rb') as f:
         digest = hashlib.sha256(f.read()).hexdigest()
-    assert json.loads(from_file.teacher_id)['source'] == f'file:sha256:{digest}'
+    source = json.loads(from_file.teacher_id)['source']
+    assert source == f'file:sha256:{digest}'
 
 
 def test_stage_then_load_offline(tiny_clip_dir, registered_tiny_model,
