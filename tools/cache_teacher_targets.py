@@ -7,8 +7,9 @@
 
 CONFIG is the cached-teacher variant of a BeamCLIP config (its
 ``target_generator`` is a ``CachedTeacher``, its pipeline replays the views
-with ``ReplayCachedView``); training with the same config then reads the
-cache. Interrupted builds resume: run the same command again.
+with ``ReplayCachedView`` and its ``custom_hooks`` hold ``CachedViewHook``);
+training with the same config then reads the cache. Interrupted builds
+resume: run the same command again.
 """
 import argparse
 import os

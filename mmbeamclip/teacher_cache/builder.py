@@ -7,12 +7,15 @@ import torch
 from mmengine.dataset import default_collate
 from mmengine.dist import barrier, get_dist_info, is_main_process
 from mmengine.utils import ProgressBar
+from mmpretrain.datasets.transforms import PackInputs
+from mmpretrain.registry import DATASETS, MODELS
 
 from mmbeamclip.version import __version__
 
 from .store import (CACHE_VERSION, CacheMismatchError, dataset_fingerprint,
                     read_manifest, shard_bounds, shard_is_complete,
                     write_manifest, write_shard)
+from .view_recipe import CachedViewRecipe, find_transforms
 
 # Manifest entries that must agree for a build to resume into a folder.
 IDENTITY_KEYS = ('version', 'teacher_id', 'embed_dim', 'dataset', 'views',
@@ -25,11 +28,7 @@ RANDOM_HINTS = ('Random', 'ColorJitter', 'GaussianBlur', 'Solarize',
 
 def _prepare_pipeline(dataset, num_views: int, seed: int):
     """Switch the replay transform to build mode; keep its view records."""
-    from mmpretrain.datasets.transforms import PackInputs
-
-    from mmbeamclip.datasets.transforms import (ReplayCachedView,
-                                                find_transforms)
-    replays = find_transforms(dataset, ReplayCachedView)
+    replays = find_transforms(dataset, CachedViewRecipe)
     if len(replays) != 1:
         raise ValueError(
             'The dataset pipeline must contain exactly one ReplayCachedView '
@@ -52,6 +51,13 @@ def _prepare_pipeline(dataset, num_views: int, seed: int):
                 'student will not see the exact view the teacher saw. Cache '
                 'only deterministic views (crop + flip).')
     return replay
+
+
+def _check_counts(**counts):
+    for name, value in counts.items():
+        if value is None or int(value) < 1:
+            raise ValueError(f'Teacher-target cache: {name}={value} must be '
+                             'an integer >= 1.')
 
 
 def _shard_batches(bounds, shards: List[int], batch_size: int):
@@ -91,8 +97,9 @@ def build_teacher_cache(dataset,
         dataset: Training dataset whose pipeline contains one
             :class:`ReplayCachedView` (switched to build mode here) followed
             by ``PackInputs``.
-        teacher (OpenCLIPTeacher): The online teacher, on its device, with
-            its input normalisation set to ``data_preprocessor``'s.
+        teacher (BaseTeacher): The online teacher, on its device, following
+            ``data_preprocessor``'s input contract
+            (``teacher.follow_preprocessor(data_preprocessor)``).
         data_preprocessor (nn.Module): The model's data preprocessor (on the
             same device), turning packed batches into student inputs.
         cache_dir (str): Output folder.
@@ -112,6 +119,8 @@ def build_teacher_cache(dataset,
         dict: The manifest (``complete`` is True once every shard exists).
     """
     log = logger.info if logger is not None else print
+    _check_counts(
+        num_views=num_views, shard_size=shard_size, batch_size=batch_size)
     rank, world_size = get_dist_info()
     replay = _prepare_pipeline(dataset, num_views, seed)
     manifest = dict(
@@ -123,9 +132,6 @@ def build_teacher_cache(dataset,
                    spec=replay.view_spec()),
         shard_size=int(shard_size),
         dtype='float16',
-        # Embeddings do not depend on the prompt bank; a top-k similarity
-        # cache would record the bank key here.
-        bank_key=None,
         mmbeamclip=__version__,
         complete=False)
     bounds = shard_bounds(manifest['dataset']['num_samples'], shard_size)
@@ -231,12 +237,17 @@ def build_teacher_cache_from_config(cfg,
     Returns:
         dict: The manifest.
     """
-    from mmpretrain.registry import DATASETS, MODELS
     target = cfg.model.target_generator
     if target.get('type') != 'CachedTeacher':
         raise ValueError(
             'model.target_generator must be a CachedTeacher (the cached '
             f'variant of the config), got {target.get("type")!r}')
+    hooks = [h.get('type') for h in cfg.get('custom_hooks', None) or []]
+    if 'CachedViewHook' not in hooks:
+        raise ValueError(
+            "The config has no dict(type='CachedViewHook') in custom_hooks; "
+            'training from the cache refuses to run without it (it checks '
+            'the cache against the run). Add it before building the cache.')
     settings = dict(
         num_views=4,
         seed=0,
@@ -245,6 +256,10 @@ def build_teacher_cache_from_config(cfg,
         num_workers=cfg.train_dataloader.get('num_workers', 2))
     settings.update(cfg.get('teacher_cache', {}))
     settings.update({k: v for k, v in overrides.items() if v is not None})
+    _check_counts(**{
+        k: settings.get(k)
+        for k in ('num_views', 'shard_size', 'batch_size')
+    })
     if device is None:
         device = f'cuda:{torch.cuda.current_device()}' \
             if torch.cuda.is_available() else 'cpu'
@@ -252,10 +267,7 @@ def build_teacher_cache_from_config(cfg,
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     preprocessor = MODELS.build(cfg.model.data_preprocessor).to(device)
     teacher = MODELS.build(target.teacher).to(device)
-    if getattr(preprocessor, '_enable_normalize', False):
-        teacher.set_input_normalization(preprocessor.mean.flatten().tolist(),
-                                        preprocessor.std.flatten().tolist())
-    from mmbeamclip.datasets.transforms import find_transforms
+    teacher.follow_preprocessor(preprocessor)
     for replay in find_transforms(dataset):
         if replay.cache_dir != target.cache_dir:
             raise ValueError(

@@ -9,7 +9,8 @@ from teacher_cache_helpers import cached_config
 
 import mmbeamclip  # noqa: F401
 from mmbeamclip.datasets.transforms import ReplayCachedView, find_transforms
-from mmbeamclip.teacher_cache import (CacheMismatchError, TeacherTargetCache,
+from mmbeamclip.teacher_cache import (CacheMismatchError, CacheMissError,
+                                      TeacherTargetCache,
                                       build_teacher_cache_from_config,
                                       dataset_fingerprint, read_manifest)
 from mmbeamclip.teacher_cache.store import shard_path
@@ -32,6 +33,7 @@ def test_manifest_and_layout(built):
     assert manifest['num_shards'] == 4  # 16 samples, 5 per shard
     assert manifest['views']['num_views'] == 2
     assert manifest['dataset']['num_samples'] == NUM_TRAIN
+    assert 'bank_key' not in manifest
     cache = TeacherTargetCache(cfg.model.target_generator.cache_dir)
     emb = np.load(shard_path(cache.cache_dir, 3, 'emb'), mmap_mode='r')
     assert emb.dtype == np.float16 and emb.shape == (1, 2, 32)
@@ -80,6 +82,10 @@ def test_random_view_sampling(built):
     cfg, _ = built
     cfg.train_dataloader.dataset.pipeline[1]['view_sampling'] = 'random'
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    # Random views also need CachedViewHook (which publishes the epoch).
+    with pytest.raises(RuntimeError, match='CachedViewHook'):
+        dataset[3]
+    find_transforms(dataset)[0].set_epoch(0)
     np.random.seed(0)
     views = {int(dataset[3]['data_samples'].cache_view) for _ in range(20)}
     assert views == {0, 1}

@@ -1,3 +1,4 @@
-from .replay_cached_view import ReplayCachedView, find_transforms
+from mmbeamclip.teacher_cache import find_transforms
+from .replay_cached_view import ReplayCachedView
 
 __all__ = ['ReplayCachedView', 'find_transforms']

@@ -6,13 +6,13 @@ import torch
 from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 
-from mmbeamclip.teacher_cache.store import TeacherTargetCache
+from mmbeamclip.teacher_cache import CachedViewRecipe, TeacherTargetCache
 
 VIEW_SAMPLING = ('epoch', 'random')
 
 
 @TRANSFORMS.register_module()
-class ReplayCachedView(RandomResizedCrop):
+class ReplayCachedView(RandomResizedCrop, CachedViewRecipe):
     """Random resized crop + horizontal flip, replayed from a teacher cache.
 
     Replaces ``RandomResizedCrop`` + ``RandomFlip`` in a BeamCLIP pipeline
@@ -54,9 +54,11 @@ class ReplayCachedView(RandomResizedCrop):
         flip_prob (float): Probability that a sampled view is flipped
             horizontally. Defaults to 0.5.
         view_sampling (str): ``'epoch'``: view ``(epoch + sample_idx) % N``,
-            deterministic and resume-safe, needs :class:`CachedViewHook` to
-            publish the epoch; ``'random'``: a random view each time.
-            Defaults to 'epoch'.
+            deterministic and resume-safe; ``'random'``: a random view each
+            time. Either way :class:`CachedViewHook` must be in
+            ``custom_hooks``: it checks the cache against the run and
+            publishes the epoch, and the transform refuses to run without
+            it. Defaults to 'epoch'.
     """
 
     def __init__(self,
@@ -122,7 +124,9 @@ class ReplayCachedView(RandomResizedCrop):
     def cache(self) -> TeacherTargetCache:
         """The cache, opened and checked against this recipe on first use."""
         if self._cache is None:
-            cache = TeacherTargetCache(self.cache_dir)
+            # Data-loader workers check sizes only; the model's
+            # CachedTeacher verified the contents when it was built.
+            cache = TeacherTargetCache(self.cache_dir, verify='size')
             cache.check(view_spec=self.view_spec())
             self._cache = cache
         return self._cache
@@ -186,15 +190,18 @@ class ReplayCachedView(RandomResizedCrop):
 
     def choose_view(self, sample_idx: int, num_views: int) -> int:
         """The view index to replay for a sample now."""
-        if self.view_sampling == 'random':
-            return int(np.random.randint(num_views))
         epoch = int(self._epoch)
         if epoch < 0:
-            # Without the hook every image would replay one view forever.
+            # The hook publishes the epoch after checking the cache against
+            # the run; without it a stale cache would train unchecked (and
+            # with 'epoch' sampling every image would replay one view).
             raise RuntimeError(
-                "ReplayCachedView(view_sampling='epoch') was given no epoch: "
-                "add dict(type='CachedViewHook') to custom_hooks (or call "
-                "set_epoch), or use view_sampling='random'.")
+                f'ReplayCachedView({self.cache_dir!r}) was given no epoch: '
+                "add dict(type='CachedViewHook') to custom_hooks, which "
+                'checks the teacher-target cache against the training run '
+                'before the first epoch.')
+        if self.view_sampling == 'random':
+            return int(np.random.randint(num_views))
         return (epoch + int(sample_idx)) % num_views
 
     def transform(self, results: dict) -> dict:
@@ -221,37 +228,3 @@ class ReplayCachedView(RandomResizedCrop):
                 f'view_sampling={self.view_sampling!r}, '
                 f'spec={self.view_spec()})')
 
-
-def find_transforms(dataset, cls=ReplayCachedView) -> list:
-    """All transforms of type ``cls`` in a dataset's pipeline.
-
-    Looks through dataset wrappers (``.dataset`` / ``.datasets``) and nested
-    ``Compose``-like transforms (``.transforms``).
-
-    Args:
-        dataset: An mmengine dataset or wrapper.
-        cls (type): Transform class. Defaults to :class:`ReplayCachedView`.
-
-    Returns:
-        list: The matching transform instances.
-    """
-    found = []
-
-    def visit_transform(t):
-        if isinstance(t, cls):
-            found.append(t)
-        for child in getattr(t, 'transforms', None) or []:
-            visit_transform(child)
-
-    def visit_dataset(d):
-        if d is None:
-            return
-        pipeline = getattr(d, 'pipeline', None)
-        if pipeline is not None:
-            visit_transform(pipeline)
-        visit_dataset(getattr(d, 'dataset', None))
-        for child in getattr(d, 'datasets', None) or []:
-            visit_dataset(child)
-
-    visit_dataset(dataset)
-    return found

@@ -16,7 +16,9 @@ class CachedViewHook(Hook):
     read the same cache. Before every epoch it tells each
     :class:`ReplayCachedView` the epoch, which selects the replayed view
     (``view_sampling='epoch'``); the epoch lives in shared memory, so
-    persistent data-loader workers see it too.
+    persistent data-loader workers see it too. A cached run needs this hook:
+    without a published epoch :class:`ReplayCachedView` refuses to produce
+    samples, so a cache is never trained from unchecked.
 
     Args:
         check_dataset (bool): Hash the training file list and compare it

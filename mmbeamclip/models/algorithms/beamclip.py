@@ -102,11 +102,9 @@ class BeamCLIP(BaseSelfSupervisor):
                 f'The neck projects to {out_channels} channels but the '
                 f'teacher embeds into {embed_dim}: set '
                 f'model.neck.out_channels={embed_dim}.')
-        preprocessor = self.data_preprocessor
-        if getattr(preprocessor, '_enable_normalize', False):
-            self.target_generator.set_input_normalization(
-                preprocessor.mean.flatten().tolist(),
-                preprocessor.std.flatten().tolist())
+        # The teacher sees the student's crop: it gets the preprocessor's
+        # whole input contract (mean, std, channel order) to recover RGB.
+        self.target_generator.follow_preprocessor(self.data_preprocessor)
         self.register_load_state_dict_post_hook(_ignore_missing_teacher_keys)
         self._build_ssl(ssl_neck, ssl_head, ssl_weight)
 

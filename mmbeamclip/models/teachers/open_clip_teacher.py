@@ -1,20 +1,21 @@
-import hashlib
-import json
 import os
 import os.path as osp
 from typing import List, Optional, Sequence
 
+import open_clip
 import torch
 import torch.nn.functional as F
 from mmengine.logging import MMLogger
-from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
+from open_clip.model import get_input_dtype
+from open_clip.transformer import QuickGELU
 
-# Student inputs are normalised with ImageNet statistics on 0-255 RGB pixels
-# unless the algorithm tells the teacher otherwise.
-IMAGENET_MEAN = (123.675, 116.28, 103.53)
-IMAGENET_STD = (58.395, 57.12, 57.375)
-LOCAL_DIR_PREFIX = 'local-dir:'
+from mmbeamclip.utils.local_dir import (CONFIG_FILE, LOCAL_DIR_PREFIX,
+                                        read_local_dir_config)
+
+from .base import BaseTeacher
+from .identity import check_precision, open_clip_teacher_id
+from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, InputPreprocessing
 
 STAGING_HELP = (
     'On a machine without internet, stage the weights first: on a machine '
@@ -23,89 +24,59 @@ STAGING_HELP = (
     "`pretrained='local-dir:DIR'` (or point `pretrained` at an "
     'open_clip_pytorch_model.bin / .safetensors file). Set HF_HUB_OFFLINE=1 '
     'so a missing download fails at once instead of retrying.')
+WEIGHT_SUFFIXES = ('.safetensors', '.bin', '.pth', '.pt', '.npz')
+# What the first bytes of a weight file open_clip can read look like:
+# torch.save zip archives and .npz (zip), legacy torch.save (pickle
+# protocol >= 2), .npy.
+WEIGHT_MAGIC = (b'PK\x03\x04', b'\x80', b'\x93NUMPY')
+# Fragments of the errors a state dict of another architecture raises.
+MISMATCH_HINTS = ('Error(s) in loading state_dict', 'size mismatch',
+                  'pos_embed width changed', 'Missing key(s)',
+                  'Unexpected key(s)')
 
 
-def _drop_teacher_state(module, state_dict, prefix, local_metadata):
-    """State-dict hook that removes the teacher's tensors from checkpoints.
-
-    A module-level function, not a bound method, so ``deepcopy`` of the model
-    (e.g. by EMA hooks) stays safe.
-    """
-    if module.save_teacher:
-        return state_dict
-    for key in [k for k in state_dict if k.startswith(prefix)]:
-        del state_dict[key]
-    return state_dict
-
-
-def _file_fingerprint(path: str) -> str:
-    """Cheap identity of a weight file: name, size and a hash of its head."""
-    digest = hashlib.sha256()
+def _check_weight_file(path: str, model_name: str):
+    """Refuse an empty or garbage weight file before open_clip reads it."""
     with open(path, 'rb') as f:
-        digest.update(f.read(1 << 22))
-    size = osp.getsize(path)
-    return f'{osp.basename(path)}:{size}:{digest.hexdigest()[:16]}'
-
-
-def open_clip_teacher_id(model_name: str,
-                         pretrained: Optional[str] = None,
-                         precision: str = 'fp32',
-                         force_quick_gelu: bool = False) -> str:
-    """Identity of an :class:`OpenCLIPTeacher`, computed without building it.
-
-    Prompt banks and teacher-target caches are keyed by it, and a cached
-    teacher compares it with its cache's manifest without loading weights.
-
-    Args:
-        model_name (str): open_clip model name.
-        pretrained (str, optional): Tag, weight file or ``local-dir:`` folder.
-        precision (str): open_clip precision. Defaults to ``'fp32'``.
-        force_quick_gelu (bool): Defaults to False.
-
-    Returns:
-        str: A JSON string (model, weight source fingerprint, precision,
-        QuickGELU flag, open_clip version).
-    """
-    import open_clip
-    if pretrained is None:
-        source = 'random-init'
-    elif pretrained.startswith(LOCAL_DIR_PREFIX):
-        folder = pretrained[len(LOCAL_DIR_PREFIX):]
-        with open(osp.join(folder, 'open_clip_config.json'), 'rb') as f:
-            config = hashlib.sha256(f.read()).hexdigest()[:16]
-        weights = sorted(
-            f for f in os.listdir(folder)
-            if f.startswith('open_clip_') and not f.endswith('.json'))
-        source = f'local-dir:{config}:' + ','.join(
-            _file_fingerprint(osp.join(folder, w)) for w in weights)
-    elif osp.isfile(pretrained):
-        source = 'file:' + _file_fingerprint(pretrained)
+        head = f.read(16)
+    if path.endswith('.safetensors'):
+        ok = len(head) > 8 and head[8:9] == b'{'
     else:
-        source = f'tag:{pretrained}'
-    return json.dumps(
-        dict(
-            model=model_name,
-            source=source,
-            precision=precision,
-            quick_gelu=force_quick_gelu,
-            open_clip=open_clip.__version__),
-        sort_keys=True)
+        ok = head.startswith(WEIGHT_MAGIC)
+    if not ok:
+        raise ValueError(
+            f'Teacher {model_name!r}: the weight file {path} is not a '
+            f'PyTorch, safetensors or numpy checkpoint (it starts with '
+            f'{head[:8]!r}, {osp.getsize(path)} bytes); it is corrupt, '
+            'truncated or not a weight file. Download or stage it again.')
+
+
+def _weight_files(pretrained: str) -> List[str]:
+    if pretrained.startswith(LOCAL_DIR_PREFIX):
+        folder = pretrained[len(LOCAL_DIR_PREFIX):]
+        return sorted(
+            osp.join(folder, f) for f in os.listdir(folder)
+            if f.endswith(WEIGHT_SUFFIXES))
+    return [pretrained] if osp.isfile(pretrained) else []
+
+
+def _first_line(error: BaseException, limit: int = 300) -> str:
+    text = str(error).strip().splitlines()
+    text = text[0] if text else type(error).__name__
+    return text if len(text) <= limit else text[:limit] + '...'
 
 
 @MODELS.register_module()
-class OpenCLIPTeacher(BaseModule):
+class OpenCLIPTeacher(BaseTeacher):
     """A frozen open_clip image-text model used as the BeamCLIP teacher.
 
     The teacher is built with :func:`open_clip.create_model`, so every
     open_clip architecture and weight source works: a pretrained tag
     (``'openai'``, ``'laion2b_s34b_b88k'``...), a weight file, or a
     ``local-dir:`` folder holding ``open_clip_config.json`` plus weights (the
-    offline-cluster route, see ``tools/stage_teacher.py``).
-
-    It is frozen for real: no parameter requires grad, it stays in eval mode
-    through ``model.train()``, ``init_weights()`` never touches it, and its
-    tensors are left out of ``state_dict()`` (and so of checkpoints) unless
-    ``save_teacher=True``. Every construction rebuilds it from ``pretrained``.
+    offline-cluster route, see ``tools/stage_teacher.py``). Freezing and the
+    teacher interface are :class:`BaseTeacher`'s; every construction
+    rebuilds the model from ``pretrained``.
 
     Args:
         model_name (str): open_clip model name, e.g. ``'ViT-B-16'``. Ignored
@@ -116,19 +87,26 @@ class OpenCLIPTeacher(BaseModule):
             refused unless ``allow_random_init=True``.
         cache_dir (str, optional): open_clip download cache. Defaults to None.
         precision (str): open_clip precision, ``'fp32'``, ``'fp16'``,
-            ``'bf16'``, ``'pure_fp16'`` or ``'pure_bf16'``. Outputs are always
-            returned in fp32. Defaults to ``'fp32'``.
+            ``'bf16'``, ``'pure_fp16'`` or ``'pure_bf16'``; anything else is
+            refused. Outputs are always returned in fp32.
+            Defaults to ``'fp32'``.
         force_quick_gelu (bool): Use QuickGELU, needed when loading OpenAI
             weights from a file into a non ``-quickgelu`` config.
             Defaults to False.
-        input_mean (Sequence[float]): Per-channel mean that the student inputs
-            were normalised with (0-255 RGB). The algorithm overwrites it with
-            its data preprocessor's values. Defaults to ImageNet's.
+        input_mean (Sequence[float]): Per-channel mean of the student inputs
+            (0-255 pixels, in ``input_channel_order``). The algorithm
+            overwrites the whole input contract with its data preprocessor's
+            (:meth:`follow_preprocessor`). Defaults to ImageNet's.
         input_std (Sequence[float]): Matching std. Defaults to ImageNet's.
+        input_channel_order (str): ``'rgb'`` or ``'bgr'``, the channel order
+            of the student inputs. Defaults to ``'rgb'``.
         image_size (int, optional): Override the teacher's input size.
             Defaults to the size in the model's preprocess config.
-        text_batch_size (int): Prompts per forward in :meth:`encode_text`.
-            Defaults to 256.
+        text_batch_size (int): Prompts per forward in :meth:`encode_text`
+            (>= 1). Defaults to 256.
+        text_only (bool): Drop the image tower once the model is loaded
+            (for a teacher that only encodes prompts, e.g. the text side of
+            :class:`CachedTeacher`). The id is unchanged. Defaults to False.
         allow_random_init (bool): Accept ``pretrained=None`` (random weights).
             For tests only. Defaults to False.
         save_teacher (bool): Keep the teacher's tensors in ``state_dict()``.
@@ -145,67 +123,75 @@ class OpenCLIPTeacher(BaseModule):
                  force_quick_gelu: bool = False,
                  input_mean: Sequence[float] = IMAGENET_MEAN,
                  input_std: Sequence[float] = IMAGENET_STD,
+                 input_channel_order: str = 'rgb',
                  image_size: Optional[int] = None,
                  text_batch_size: int = 256,
+                 text_only: bool = False,
                  allow_random_init: bool = False,
                  save_teacher: bool = False,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=None)
-        if init_cfg is not None:
-            raise ValueError('OpenCLIPTeacher takes its weights from '
-                             '`pretrained`; `init_cfg` would overwrite them.')
+        super().__init__(save_teacher=save_teacher, init_cfg=init_cfg)
         if pretrained is None and not allow_random_init:
             raise ValueError(
                 f'OpenCLIPTeacher({model_name!r}) got pretrained=None, which '
                 'would silently give a randomly initialised teacher. Pass a '
                 'pretrained tag, a weight file or a local-dir: folder. '
                 '(Tests may pass allow_random_init=True.)')
+        check_precision(precision, f'OpenCLIPTeacher({model_name!r})')
+        if int(text_batch_size) < 1:
+            raise ValueError(f'OpenCLIPTeacher({model_name!r}): '
+                             f'text_batch_size={text_batch_size} must be '
+                             '>= 1.')
         self.model_name = model_name
         self.pretrained = pretrained
         self.precision = precision
         self.force_quick_gelu = force_quick_gelu
-        self.text_batch_size = text_batch_size
-        self.save_teacher = save_teacher
+        self.text_batch_size = int(text_batch_size)
+        self.text_only = text_only
 
         self.model = self._create_model(model_name, pretrained, cache_dir,
                                         precision, force_quick_gelu)
-        self.model.eval()
-        self.model.requires_grad_(False)
-        self.tokenizer = self._get_tokenizer()
-        self._is_init = True
-
-        import open_clip
+        name = self.pretrained if self._is_local_dir() else self.model_name
+        self.tokenizer = open_clip.get_tokenizer(name)
         preprocess = open_clip.get_model_preprocess_cfg(self.model)
         size = image_size or preprocess['size']
         self.image_size = (size, size) if isinstance(size, int) else tuple(
             size)
         self.clip_mean = tuple(float(m) for m in preprocess['mean'])
         self.clip_std = tuple(float(s) for s in preprocess['std'])
+        self.quick_gelu = any(
+            isinstance(m, QuickGELU) for m in self.model.modules())
+        if text_only:
+            # The image tower is most of a CLIP's weights; nothing here
+            # would ever run it.
+            self.model.visual = None
         self.register_buffer('_scale', torch.ones(1, 3, 1, 1), False)
         self.register_buffer('_shift', torch.zeros(1, 3, 1, 1), False)
-        self.set_input_normalization(input_mean, input_std)
-        self._register_state_dict_hook(_drop_teacher_state)
+        self.set_input_preprocessing(
+            InputPreprocessing(input_mean, input_std, input_channel_order))
+        self.freeze()
         self.embed_dim = int(self.encode_text(['a photo.']).shape[-1])
-        self.teacher_id = self._make_teacher_id()
+        self.teacher_id = open_clip_teacher_id(self.model_name,
+                                               self.pretrained,
+                                               self.precision,
+                                               self.force_quick_gelu)
 
         MMLogger.get_current_instance().info(
             f'OpenCLIPTeacher: {self.teacher_id} '
             f'(embed_dim={self.embed_dim}, image_size={self.image_size}, '
-            f'quick_gelu={self._uses_quick_gelu()})')
+            f'quick_gelu={self.quick_gelu}, text_only={text_only})')
 
     # ------------------------------------------------------------------ build
     def _create_model(self, model_name, pretrained, cache_dir, precision,
                       force_quick_gelu):
-        import open_clip
-        is_local_dir = bool(pretrained) and pretrained.startswith(
-            LOCAL_DIR_PREFIX)
-        if is_local_dir:
+        if self._is_local_dir(pretrained):
             folder = pretrained[len(LOCAL_DIR_PREFIX):]
-            if not osp.isfile(osp.join(folder, 'open_clip_config.json')):
+            if not osp.isfile(osp.join(folder, CONFIG_FILE)):
                 raise FileNotFoundError(
                     f'Teacher {model_name!r}: local-dir folder {folder!r} has '
-                    'no open_clip_config.json. ' + STAGING_HELP.format(
+                    f'no {CONFIG_FILE}. ' + STAGING_HELP.format(
                         model=model_name, tag='TAG'))
+            read_local_dir_config(folder)  # names the file if it is broken
             name, weights = pretrained, None
         else:
             name, weights = model_name, pretrained
@@ -220,6 +206,9 @@ class OpenCLIPTeacher(BaseModule):
                         f'Teacher {model_name!r}: pretrained={weights!r} is '
                         'neither an existing weight file nor a known '
                         f'pretrained tag of this model (known tags: {tags}).')
+        files = _weight_files(pretrained) if pretrained else []
+        for path in files:
+            _check_weight_file(path, model_name)
         try:
             return open_clip.create_model(
                 name,
@@ -229,69 +218,64 @@ class OpenCLIPTeacher(BaseModule):
                 force_quick_gelu=force_quick_gelu,
                 require_pretrained=pretrained is not None)
         except Exception as e:
+            where = ', '.join(files) or pretrained
+            if any(h in str(e) for h in MISMATCH_HINTS):
+                raise ValueError(
+                    f'The weights in {where} do not fit the open_clip model '
+                    f'{model_name!r} (state-dict mismatch: {_first_line(e)}). '
+                    'Set model_name to the architecture these weights were '
+                    'trained with, or stage them with '
+                    'tools/stage_teacher.py.') from e
+            if files:
+                raise ValueError(
+                    f'Could not read the teacher weights {where} for '
+                    f'{model_name!r}: {_first_line(e)}. The file is '
+                    'corrupt, truncated or not an open_clip checkpoint.') \
+                    from e
             raise RuntimeError(
                 f'Could not load the open_clip teacher {model_name!r} with '
                 f'pretrained={pretrained!r}: {e}\n' +
                 STAGING_HELP.format(model=model_name, tag=pretrained)) from e
 
-    def _get_tokenizer(self):
-        import open_clip
-        name = self.pretrained if self._is_local_dir() else self.model_name
-        return open_clip.get_tokenizer(name)
-
-    def _is_local_dir(self) -> bool:
-        return bool(self.pretrained) and self.pretrained.startswith(
-            LOCAL_DIR_PREFIX)
-
-    def _uses_quick_gelu(self) -> bool:
-        from open_clip.transformer import QuickGELU
-        return any(isinstance(m, QuickGELU) for m in self.model.modules())
-
-    # -------------------------------------------------------------- freezing
-    def train(self, mode: bool = True):
-        """Keep the teacher in eval mode whatever the caller asks for."""
-        return super().train(False)
-
-    def init_weights(self):
-        """Do nothing: the weights come from ``pretrained``."""
-
-    # -------------------------------------------------------------- identity
-    def _make_teacher_id(self) -> str:
-        """Identity of the teacher weights, used to key prompt banks."""
-        return open_clip_teacher_id(self.model_name, self.pretrained,
-                                    self.precision, self.force_quick_gelu)
+    def _is_local_dir(self, pretrained: Optional[str] = None) -> bool:
+        pretrained = pretrained or self.pretrained
+        return bool(pretrained) and pretrained.startswith(LOCAL_DIR_PREFIX)
 
     # ----------------------------------------------------------------- input
-    def set_input_normalization(self, mean: Sequence[float],
-                                std: Sequence[float]):
-        """Tell the teacher how the student's inputs were normalised.
+    def set_input_preprocessing(self, preprocessing: InputPreprocessing):
+        """Record the student's input contract (see :class:`BaseTeacher`).
 
-        The teacher undoes that normalisation and applies its own, so both
-        networks can share one crop.
-
-        Args:
-            mean (Sequence[float]): Per-channel mean on 0-255 RGB pixels.
-            std (Sequence[float]): Per-channel std on 0-255 RGB pixels.
+        Precomputes one affine map per channel: with the channels in RGB
+        order, ``x_clip = (x * std + mean - clip_mean) / clip_std``.
         """
-        mean = torch.as_tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-        std = torch.as_tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        super().set_input_preprocessing(preprocessing)
+        rgb = slice(None, None, -1) if preprocessing.channel_order == 'bgr' \
+            else slice(None)
+        mean = torch.tensor(preprocessing.mean[rgb]).view(1, 3, 1, 1)
+        std = torch.tensor(preprocessing.std[rgb]).view(1, 3, 1, 1)
         clip_mean = torch.tensor(self.clip_mean).view(1, 3, 1, 1) * 255
         clip_std = torch.tensor(self.clip_std).view(1, 3, 1, 1) * 255
-        # x_clip = (x * std + mean - clip_mean) / clip_std
         self._scale.copy_(std / clip_std)
         self._shift.copy_((mean - clip_mean) / clip_std)
 
     def preprocess(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Turn student-normalised images into what the teacher expects.
+        """Turn student inputs into what the teacher expects.
 
         Args:
-            inputs (Tensor): Student-normalised RGB images, shape (N, 3, H, W).
+            inputs (Tensor): Student inputs (see :attr:`input_preprocessing`),
+                shape (N, 3, H, W).
 
         Returns:
-            Tensor: CLIP-normalised images at the teacher's input size,
+            Tensor: CLIP-normalised RGB images at the teacher's input size,
             shape (N, 3, H_t, W_t).
         """
-        x = inputs.float() * self._scale + self._shift
+        if inputs.dim() != 4 or inputs.shape[1] != 3:
+            raise ValueError('The teacher takes (N, 3, H, W) images, got '
+                             f'shape {tuple(inputs.shape)}.')
+        x = inputs.float()
+        if self.input_preprocessing.channel_order == 'bgr':
+            x = x.flip(1)
+        x = x * self._scale + self._shift
         if tuple(x.shape[-2:]) != self.image_size:
             x = F.interpolate(
                 x,
@@ -302,23 +286,23 @@ class OpenCLIPTeacher(BaseModule):
         return x
 
     # ---------------------------------------------------------------- encode
-    def _input_dtype(self):
-        from open_clip.model import get_input_dtype
-        return get_input_dtype(self.precision)
-
     @torch.no_grad()
     def encode_image(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Embed a batch of student-normalised images.
+        """Embed a batch of student inputs.
 
         Args:
-            inputs (Tensor): Images normalised like the student's input,
-                shape (N, 3, H, W).
+            inputs (Tensor): Images as the student gets them, shape
+                (N, 3, H, W).
 
         Returns:
             Tensor: L2-normalised fp32 image embeddings, shape (N, D).
         """
+        if self.text_only:
+            raise RuntimeError(
+                f'OpenCLIPTeacher({self.model_name!r}) was built with '
+                'text_only=True and has no image tower.')
         x = self.preprocess(inputs)
-        dtype = self._input_dtype()
+        dtype = get_input_dtype(self.precision)
         if dtype is not None:
             x = x.to(dtype)
         return self.model.encode_image(x, normalize=True).float()
@@ -330,16 +314,20 @@ class OpenCLIPTeacher(BaseModule):
         """Embed prompts in batches.
 
         Args:
-            texts (list[str]): Prompts.
+            texts (list[str]): T prompts.
             batch_size (int, optional): Prompts per forward. Defaults to
                 ``text_batch_size``.
 
         Returns:
-            Tensor: L2-normalised fp32 text embeddings, shape (len(texts), D).
+            Tensor: L2-normalised fp32 text embeddings, shape (T, D).
         """
         if isinstance(texts, str):
             texts = [texts]
-        batch_size = batch_size or self.text_batch_size
+        batch_size = self.text_batch_size if batch_size is None else int(
+            batch_size)
+        if batch_size < 1:
+            raise ValueError(f'encode_text: batch_size={batch_size} must be '
+                             '>= 1.')
         device = self._scale.device
         out = []
         for i in range(0, len(texts), batch_size):
@@ -349,18 +337,3 @@ class OpenCLIPTeacher(BaseModule):
         if not out:
             return torch.zeros(0, 0, device=device)
         return torch.cat(out)
-
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[list] = None) -> torch.Tensor:
-        """The ``target_generator`` call: :meth:`encode_image` of the crop.
-
-        Args:
-            inputs (Tensor): Student-normalised images, shape (N, 3, H, W).
-            data_samples (list, optional): Unused here; teachers that replay
-                cached targets look samples up through them.
-
-        Returns:
-            Tensor: L2-normalised fp32 image embeddings, shape (N, D).
-        """
-        return self.encode_image(inputs)

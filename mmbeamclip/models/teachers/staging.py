@@ -1,8 +1,36 @@
 """Stage open_clip weights into a ``local-dir:`` folder for offline use."""
+import os
 import os.path as osp
+import tempfile
 from typing import Optional
 
+import open_clip
+
 from mmbeamclip.utils.local_dir import write_local_dir
+
+
+def check_writable(out_dir: str):
+    """Fail now, not after a multi-GB download, if ``out_dir`` cannot be
+    created: probe its nearest existing parent with a real temp file (a
+    permission check alone misses read-only mounts and root).
+
+    Raises:
+        PermissionError: Naming the folder that is not writable.
+    """
+    parent = osp.dirname(osp.abspath(out_dir))
+    while not osp.isdir(parent):
+        if osp.exists(parent):
+            raise NotADirectoryError(f'Cannot create {out_dir}: {parent} is '
+                                     'a file.')
+        parent = osp.dirname(parent)
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix='.write-probe-')
+    except OSError as e:
+        raise PermissionError(
+            f'Cannot create {out_dir}: {parent} is not writable ({e}). Pick '
+            'another --out folder.') from e
+    os.close(fd)
+    os.remove(probe)
 
 
 def stage_open_clip(model_name: str,
@@ -17,7 +45,9 @@ def stage_open_clip(model_name: str,
     ``OpenCLIPTeacher(model_name, pretrained='local-dir:<out_dir>')``; its
     config, preprocessing and tokenizer come from the folder. The folder is
     written next to ``out_dir`` and renamed into place, so an interrupted run
-    leaves nothing half-written.
+    leaves nothing half-written, with the umask's permissions (a folder
+    under a shared path is readable by the team). Where ``out_dir`` cannot
+    be written it fails before any download.
 
     Args:
         model_name (str): open_clip model name, e.g. ``'ViT-B-16-quickgelu'``.
@@ -29,9 +59,9 @@ def stage_open_clip(model_name: str,
     Returns:
         str: ``'local-dir:<out_dir>'``, the value for ``pretrained``.
     """
-    import open_clip
     if osp.exists(out_dir):
         raise FileExistsError(f'{out_dir} exists; remove it or pick another')
+    check_writable(out_dir)
     model = open_clip.create_model(
         model_name,
         pretrained=pretrained,

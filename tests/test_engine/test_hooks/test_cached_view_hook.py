@@ -62,6 +62,9 @@ def test_train_from_cache(cfg, tiny_teacher_cfg):
     # the module tree (not saved, not wrapped).
     assert '_online' in model.target_generator.__dict__
     assert not any('_online' in name for name, _ in model.named_modules())
+    # ...and without its image tower: a cached run never holds it.
+    online = model.target_generator.__dict__['_online']
+    assert online.text_only and online.model.visual is None
     transform = find_transforms(runner.train_dataloader.dataset)[0]
     assert int(transform._epoch) == 1
 
@@ -70,4 +73,15 @@ def test_other_dataset_is_refused(cfg):
     cfg.train_dataloader.dataset.data_prefix = 'val'
     runner = Runner.from_cfg(cfg)
     with pytest.raises(CacheMismatchError, match='dataset'):
+        runner.train()
+
+
+@pytest.mark.parametrize('view_sampling', ['epoch', 'random'])
+def test_training_without_the_hook_is_refused(cfg, view_sampling):
+    cfg.custom_hooks = [
+        h for h in cfg.custom_hooks if h['type'] != 'CachedViewHook'
+    ]
+    cfg.train_dataloader.dataset.pipeline[1]['view_sampling'] = view_sampling
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(RuntimeError, match='CachedViewHook'):
         runner.train()

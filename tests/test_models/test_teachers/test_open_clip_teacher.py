@@ -1,12 +1,16 @@
+import hashlib
+import json
 import os
+import shutil
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mmbeamclip.models.teachers import OpenCLIPTeacher, stage_open_clip
-from mmbeamclip.models.teachers.open_clip_teacher import (IMAGENET_MEAN,
-                                                          IMAGENET_STD)
+from mmbeamclip.models.teachers import (IMAGENET_MEAN, IMAGENET_STD,
+                                        OpenCLIPTeacher, identity,
+                                        stage_open_clip)
+from mmbeamclip.utils.local_dir import read_local_dir_config, write_local_dir
 
 
 def checksum(module):
@@ -42,7 +46,10 @@ def test_file_round_trip(tiny_clip_dir, registered_tiny_model):
     assert torch.equal(
         from_file.encode_text(['a', 'b c']),
         from_dir.encode_text(['a', 'b c']))
-    assert from_file.teacher_id.count('file:open_clip_pytorch_model.bin')
+    with open(path, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    source = json.loads(from_file.teacher_id)['source']
+    assert source == f'file:sha256:{digest}'
 
 
 def test_stage_then_load_offline(tiny_clip_dir, registered_tiny_model,
@@ -85,7 +92,7 @@ def test_known_tag_without_hub_names_the_offline_route():
 def test_corrupt_weight_file_is_an_error(registered_tiny_model, tmp_path):
     bad = tmp_path / 'broken.bin'
     bad.write_bytes(b'not a checkpoint')
-    with pytest.raises(RuntimeError, match='Could not load'):
+    with pytest.raises(ValueError, match='broken.bin.*corrupt'):
         OpenCLIPTeacher(registered_tiny_model, pretrained=str(bad))
 
 
@@ -147,3 +154,151 @@ def test_renormalises_and_resizes_student_input(tiny_teacher_cfg):
     emb = teacher(small / 255)
     assert emb.shape == (2, 32)
     torch.testing.assert_close(emb.norm(dim=-1), torch.ones(2))
+
+
+def _finetuned_copy(src, dst, delta=1e-3):
+    """A local-dir teacher whose last tensor differs slightly."""
+    state = torch.load(os.path.join(src, 'open_clip_pytorch_model.bin'))
+    last = list(state)[-1]
+    state[last] = state[last] + delta
+    config = read_local_dir_config(src)
+    write_local_dir(dst, config['model_cfg'], state,
+                    preprocess_cfg=config['preprocess_cfg'])
+    return dst
+
+
+def test_finetuned_teacher_of_same_shape_gets_another_id(
+        tiny_clip_dir, registered_tiny_model, tmp_path):
+    """The id hashes whole files: a change past the first 4 MiB counts."""
+    tuned = _finetuned_copy(tiny_clip_dir, str(tmp_path / 'tuned'))
+    name = 'open_clip_pytorch_model.bin'
+    a, b = (open(os.path.join(d, name), 'rb').read()
+            for d in (tiny_clip_dir, tuned))
+    assert len(a) == len(b) > 1 << 22 and a[:1 << 22] == b[:1 << 22]
+    assert a != b
+    ids = [
+        identity.open_clip_teacher_id('tiny', f'local-dir:{d}')
+        for d in (tiny_clip_dir, tuned)
+    ]
+    assert ids[0] != ids[1]
+    files = [
+        identity.open_clip_teacher_id(registered_tiny_model,
+                                      os.path.join(d, name))
+        for d in (tiny_clip_dir, tuned)
+    ]
+    assert files[0] != files[1]
+
+
+def test_weight_file_hashed_once_per_version(tmp_path, monkeypatch):
+    path = tmp_path / 'w.bin'
+    path.write_bytes(b'x' * 1000)
+    calls = []
+    digest = hashlib.file_digest
+
+    def counting(f, name):
+        calls.append(name)
+        return digest(f, name)
+
+    monkeypatch.setattr(identity.hashlib, 'file_digest', counting)
+    first = identity.file_sha256(str(path))
+    assert identity.file_sha256(str(path)) == first
+    assert len(calls) == 1
+    assert first == hashlib.sha256(b'x' * 1000).hexdigest()
+    path.write_bytes(b'y' * 1001)  # rewritten: new size and mtime
+    assert identity.file_sha256(str(path)) == hashlib.sha256(
+        b'y' * 1001).hexdigest()
+    assert len(calls) == 2
+
+
+def test_unknown_precision_is_refused(tiny_teacher_cfg):
+    cfg = dict(tiny_teacher_cfg)
+    cfg.pop('type')
+    with pytest.raises(ValueError, match="'fp8'.*fp32, fp16, bf16"):
+        OpenCLIPTeacher(**cfg, precision='fp8')
+    with pytest.raises(ValueError, match="'fp8'"):
+        identity.open_clip_teacher_id('tiny', cfg['pretrained'], 'fp8')
+
+
+def test_zero_text_batch_size_is_refused(tiny_teacher_cfg):
+    cfg = dict(tiny_teacher_cfg)
+    cfg.pop('type')
+    with pytest.raises(ValueError, match='text_batch_size=0'):
+        OpenCLIPTeacher(**cfg, text_batch_size=0)
+    teacher = OpenCLIPTeacher(**cfg)
+    with pytest.raises(ValueError, match='batch_size=0'):
+        teacher.encode_text(['a'], batch_size=0)
+
+
+def test_other_architecture_weights_name_the_file(tiny_clip_dir):
+    path = os.path.join(tiny_clip_dir, 'open_clip_pytorch_model.bin')
+    with pytest.raises(ValueError, match='do not fit') as e:
+        OpenCLIPTeacher('RN50', pretrained=path)
+    assert path in str(e.value) and "'RN50'" in str(e.value)
+
+
+def test_garbage_local_dir_files_name_the_file(tiny_clip_dir, tmp_path):
+    garbage = str(tmp_path / 'garbage')
+    shutil.copytree(tiny_clip_dir, garbage)
+    weights = os.path.join(garbage, 'open_clip_pytorch_model.bin')
+    with open(weights, 'wb') as f:
+        f.write(b'\xff\xfe garbage' * 10)
+    with pytest.raises(ValueError, match='corrupt') as e:
+        OpenCLIPTeacher('tiny', pretrained=f'local-dir:{garbage}')
+    assert weights in str(e.value)
+    bad_cfg = str(tmp_path / 'bad_cfg')
+    shutil.copytree(tiny_clip_dir, bad_cfg)
+    with open(os.path.join(bad_cfg, 'open_clip_config.json'), 'wb') as f:
+        f.write(b'\xff\xfe{')
+    with pytest.raises(ValueError, match='open_clip_config.json'):
+        OpenCLIPTeacher('tiny', pretrained=f'local-dir:{bad_cfg}')
+
+
+def test_text_only_teacher_has_no_image_tower(tiny_teacher_cfg):
+    cfg = dict(tiny_teacher_cfg)
+    cfg.pop('type')
+    full = OpenCLIPTeacher(**cfg)
+    text = OpenCLIPTeacher(**cfg, text_only=True)
+    assert text.model.visual is None
+    assert not any(k.startswith('visual.')
+                   for k in text.model.state_dict())
+    assert text.teacher_id == full.teacher_id
+    assert text.embed_dim == full.embed_dim
+    prompts = ['a photo of a dog.', 'a photo of a cat.']
+    assert torch.equal(text.encode_text(prompts), full.encode_text(prompts))
+    with pytest.raises(RuntimeError, match='text_only'):
+        text.encode_image(torch.zeros(1, 3, 32, 32))
+
+
+def test_staging_checks_the_folder_before_downloading(registered_tiny_model,
+                                                     tmp_path, monkeypatch):
+    import open_clip
+    calls = []
+    monkeypatch.setattr(open_clip, 'create_model',
+                        lambda *a, **k: calls.append(a))
+    if os.geteuid() == 0:
+        # root writes through permission bits; sysfs refuses even root.
+        read_only = '/sys'
+    else:
+        read_only = str(tmp_path / 'ro')
+        os.makedirs(read_only)
+        os.chmod(read_only, 0o555)
+    with pytest.raises(PermissionError, match='not writable') as e:
+        stage_open_clip(registered_tiny_model, 'openai',
+                        os.path.join(read_only, 'mmbeamclip-staged', 'x'))
+    assert read_only in str(e.value)
+    assert calls == []
+
+
+def test_staged_teacher_honours_the_umask(tiny_clip_dir,
+                                          registered_tiny_model, tmp_path):
+    weights = os.path.join(tiny_clip_dir, 'open_clip_pytorch_model.bin')
+    old = os.umask(0o022)
+    try:
+        stage_open_clip(registered_tiny_model, weights,
+                        str(tmp_path / 'staged'))
+    finally:
+        os.umask(old)
+    folder = tmp_path / 'staged'
+    assert os.stat(folder).st_mode & 0o777 == 0o755
+    for name in os.listdir(folder):
+        assert os.stat(folder / name).st_mode & 0o777 == 0o644, name
