@@ -24,6 +24,13 @@ STAGING_HELP = (
     'open_clip_pytorch_model.bin / .safetensors file). Set HF_HUB_OFFLINE=1 '
     'so a missing download fails at once instead of retrying.')
 
+HF_TOKENIZER_HELP = (
+    'A local-dir: folder of a model with `text_cfg.hf_tokenizer_name` '
+    "(SigLIP, HF text towers) must hold that tokenizer's files "
+    '(tokenizer.json, vocab.txt, spiece.model...; '
+    '`tokenizer.save_pretrained(folder)` writes them): open_clip reads the '
+    'tokenizer from the folder itself.')
+
 
 def _drop_teacher_state(module, state_dict, prefix, local_metadata):
     """State-dict hook that removes the teacher's tensors from checkpoints.
@@ -237,7 +244,21 @@ class OpenCLIPTeacher(BaseModule):
     def _get_tokenizer(self):
         import open_clip
         name = self.pretrained if self._is_local_dir() else self.model_name
-        return open_clip.get_tokenizer(name)
+        try:
+            tokenizer = open_clip.get_tokenizer(name)
+        except Exception as e:
+            raise RuntimeError(
+                f'Teacher {self.model_name!r}: could not build the tokenizer '
+                f'of {name!r}: {e}\n' + HF_TOKENIZER_HELP) from e
+        # An HF tokenizer read from a folder without its vocabulary files
+        # knows only its special tokens: every prompt would embed the same.
+        hf = getattr(tokenizer, 'tokenizer', None)
+        if hf is not None and len(hf) <= len(hf.all_special_ids):
+            raise FileNotFoundError(
+                f'Teacher {self.model_name!r}: the Hugging Face tokenizer of '
+                f'{name!r} has no vocabulary, only its {len(hf)} special '
+                'tokens.\n' + HF_TOKENIZER_HELP)
+        return tokenizer
 
     def _is_local_dir(self) -> bool:
         return bool(self.pretrained) and self.pretrained.startswith(
