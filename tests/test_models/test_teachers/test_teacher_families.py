@@ -6,6 +6,7 @@ come from the folder. References are built independently of the teacher:
 numpy statistics, the tokenizer files read with ``transformers`` or
 open_clip's ``SimpleTokenizer``, and the raw open_clip model.
 """
+import os
 import os.path as osp
 
 import numpy as np
@@ -243,3 +244,35 @@ def test_siglip_logit_scale_and_bias_are_not_used(folders):
             torch.testing.assert_close(value, losses[key], msg=key)
         torch.testing.assert_close(
             model.head.predict(model.embed(x)), scores)
+
+
+def copy_without_tokenizer(folder, out):
+    """The folder as staged without its Hugging Face tokenizer files."""
+    import shutil
+    shutil.copytree(folder, out)
+    for name in ('tokenizer.json', 'tokenizer_config.json', 'vocab.txt'):
+        if osp.exists(osp.join(out, name)):
+            os.remove(osp.join(out, name))
+    return f'local-dir:{out}'
+
+
+def test_hf_tokenizer_without_vocabulary_is_refused(folders, tmp_path):
+    # transformers builds a BERT tokenizer of 5 special tokens from
+    # config.json alone: every prompt would be [CLS] [UNK]... [SEP].
+    _, folder = folders['hf-text-tower-clip']
+    pretrained = copy_without_tokenizer(folder, str(tmp_path / 'bare'))
+    with pytest.raises(FileNotFoundError) as e:
+        OpenCLIPTeacher('bare-hf', pretrained=pretrained)
+    message = str(e.value)
+    assert pretrained in message and 'no vocabulary' in message
+    assert 'save_pretrained' in message
+
+
+def test_hf_tokenizer_files_missing_names_the_folder(folders, tmp_path):
+    _, folder = folders['siglip']
+    pretrained = copy_without_tokenizer(folder, str(tmp_path / 'bare'))
+    with pytest.raises(RuntimeError) as e:
+        OpenCLIPTeacher('bare-siglip', pretrained=pretrained)
+    message = str(e.value)
+    assert 'could not build the tokenizer' in message
+    assert pretrained in message and 'tokenizer.json' in message
