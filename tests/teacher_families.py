@@ -195,10 +195,12 @@ SIGLIP_CONTEXT = 16
 
 
 def siglip(folder):
-    """SigLIP-style: sigmoid loss (``init_logit_bias``), timm ViT with MAP
-    pooling and no projection, a non-causal text tower pooled at the last
-    token, an HF SentencePiece-style tokenizer with ``canonicalize``
-    cleaning, Inception mean/std. Mirrors ``ViT-B-16-SigLIP.json``.
+    """SigLIP-style: a sigmoid-trained ``CustomTextCLIP``.
+
+    Mirrors ``ViT-B-16-SigLIP.json``: ``init_logit_bias``, a timm ViT with
+    MAP pooling and no projection, a non-causal text tower pooled at the
+    last token, an HF SentencePiece-style tokenizer with ``canonicalize``
+    cleaning, Inception mean/std.
     """
     with tempfile.TemporaryDirectory() as tok_dir:
         vocab_size = save_sentencepiece_like_tokenizer(tok_dir)
