@@ -210,6 +210,24 @@ def other_teacher(ctx):
              teacher=dict(ctx.tiny_teacher_cfg, precision='bf16')))
 
 
+def _family_without_tokenizer(ctx, family):
+    from teacher_families import TEACHER_FAMILIES
+    cfg = TEACHER_FAMILIES[family](str(ctx.tmp_path / 'model'))
+    folder = cfg['pretrained'][len('local-dir:'):]
+    for name in ('tokenizer.json', 'tokenizer_config.json', 'vocab.txt'):
+        if os.path.exists(os.path.join(folder, name)):
+            os.remove(os.path.join(folder, name))
+    MODELS.build(cfg)
+
+
+def hf_tokenizer_no_vocab(ctx):
+    _family_without_tokenizer(ctx, 'hf-text-tower-clip')
+
+
+def hf_tokenizer_files_missing(ctx):
+    _family_without_tokenizer(ctx, 'siglip')
+
+
 CASES = [
     Case('teacher-garbage-weights', 'traceback', garbage_weights, ValueError,
          ('open_clip_pytorch_model.bin', 'corrupt'),
@@ -282,4 +300,13 @@ CASES = [
          CacheMismatchError, ('teacher', 'bf16'),
          'a cache built by another teacher (weights, model, precision): '
          'refused at model build, from the config alone'),
+    Case('hf-tokenizer-no-vocab', 'silent', hf_tokenizer_no_vocab,
+         FileNotFoundError, ('no vocabulary', 'save_pretrained'),
+         'a `local-dir:` HF-text-tower folder without its tokenizer files: '
+         'refused, instead of prompts of [UNK] tokens only'),
+    Case('hf-tokenizer-files-missing', 'traceback',
+         hf_tokenizer_files_missing, RuntimeError,
+         ('could not build the tokenizer', 'tokenizer.json'),
+         'a `local-dir:` SigLIP folder without `tokenizer.json`: an error '
+         'naming the folder and the files it needs'),
 ]

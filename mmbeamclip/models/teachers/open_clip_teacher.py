@@ -34,6 +34,13 @@ MISMATCH_HINTS = ('Error(s) in loading state_dict', 'size mismatch',
                   'pos_embed width changed', 'Missing key(s)',
                   'Unexpected key(s)')
 
+HF_TOKENIZER_HELP = (
+    'A local-dir: folder of a model with `text_cfg.hf_tokenizer_name` '
+    "(SigLIP, HF text towers) must hold that tokenizer's files "
+    '(tokenizer.json, vocab.txt, spiece.model...; '
+    '`tokenizer.save_pretrained(folder)` writes them): open_clip reads the '
+    'tokenizer from the folder itself.')
+
 
 def _check_weight_file(path: str, model_name: str):
     """Refuse an empty or garbage weight file before open_clip reads it."""
@@ -151,8 +158,7 @@ class OpenCLIPTeacher(BaseTeacher):
 
         self.model = self._create_model(model_name, pretrained, cache_dir,
                                         precision, force_quick_gelu)
-        name = self.pretrained if self._is_local_dir() else self.model_name
-        self.tokenizer = open_clip.get_tokenizer(name)
+        self.tokenizer = self._get_tokenizer()
         preprocess = open_clip.get_model_preprocess_cfg(self.model)
         size = image_size or preprocess['size']
         self.image_size = (size, size) if isinstance(size, int) else tuple(
@@ -236,6 +242,25 @@ class OpenCLIPTeacher(BaseTeacher):
                 f'Could not load the open_clip teacher {model_name!r} with '
                 f'pretrained={pretrained!r}: {e}\n' +
                 STAGING_HELP.format(model=model_name, tag=pretrained)) from e
+
+    def _get_tokenizer(self):
+        """The model's own tokenizer, refused when it cannot tokenize."""
+        name = self.pretrained if self._is_local_dir() else self.model_name
+        try:
+            tokenizer = open_clip.get_tokenizer(name)
+        except Exception as e:
+            raise RuntimeError(
+                f'Teacher {self.model_name!r}: could not build the tokenizer '
+                f'of {name!r}: {e}\n' + HF_TOKENIZER_HELP) from e
+        # An HF tokenizer read from a folder without its vocabulary files
+        # knows only its special tokens: every prompt would embed the same.
+        hf = getattr(tokenizer, 'tokenizer', None)
+        if hf is not None and len(hf) <= len(hf.all_special_ids):
+            raise FileNotFoundError(
+                f'Teacher {self.model_name!r}: the Hugging Face tokenizer of '
+                f'{name!r} has no vocabulary, only its {len(hf)} special '
+                'tokens.\n' + HF_TOKENIZER_HELP)
+        return tokenizer
 
     def _is_local_dir(self, pretrained: Optional[str] = None) -> bool:
         pretrained = pretrained or self.pretrained
