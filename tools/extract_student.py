@@ -31,7 +31,8 @@ import tempfile
 import torch
 
 from mmbeamclip.utils import atomic_torch_save, atomic_write, extract_student
-from mmbeamclip.utils.checkpoint import STUDENT_PREFIX, load_checkpoint
+from mmbeamclip.utils.checkpoint import (build_student_backbone,
+                                         load_checkpoint)
 
 FORMATS = ('pth', 'torchscript', 'onnx')
 
@@ -80,50 +81,6 @@ def check_not_input(checkpoint: str, out: str):
             f'{out} is the input checkpoint {checkpoint}; writing the '
             'student there would destroy the training checkpoint. Pick '
             'another output path.')
-
-
-def backbone_config(checkpoint: dict, config=None):
-    """The ``model.backbone`` config of the checkpoint's training run."""
-    from mmengine.config import Config
-    if config is not None:
-        cfg = Config.fromfile(config)
-        source = config
-    else:
-        text = checkpoint.get('meta', {}).get('cfg')
-        if not text:
-            raise ValueError(
-                'the checkpoint holds no config (meta["cfg"]); pass the '
-                'training config with --config')
-        cfg = Config.fromstring(text, file_format='.py')
-        source = 'the config saved in the checkpoint'
-    backbone = cfg.get('model', {}).get('backbone')
-    if backbone is None:
-        raise ValueError(f'{source} has no model.backbone')
-    return backbone
-
-
-def build_backbone(checkpoint: dict, config=None) -> torch.nn.Module:
-    """The mmpretrain student backbone with the checkpoint's weights.
-
-    Returns:
-        nn.Module: The backbone in eval mode, on the CPU.
-    """
-    from mmengine.registry import init_default_scope
-    from mmpretrain.registry import MODELS
-    init_default_scope('mmpretrain')
-    cfg = backbone_config(checkpoint, config)
-    cfg.pop('init_cfg', None)
-    backbone = MODELS.build(cfg)
-    state = extract_student(checkpoint, torchvision=True)
-    missing, unexpected = backbone.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(
-            f'the checkpoint\'s {STUDENT_PREFIX}* weights do not fit the '
-            f'backbone {cfg["type"]}: missing {missing[:5]}, unexpected '
-            f'{unexpected[:5]}')
-    # mmpretrain's ResNet.train() returns None, so no chaining.
-    backbone.eval()
-    return backbone
 
 
 def export_torchscript(backbone, example, out: str):
@@ -177,7 +134,7 @@ def main(argv=None):
         print(f'Wrote {len(state)} tensors ({num / 1e6:.2f} M values) to '
               f'{args.out}')
         return
-    backbone = build_backbone(checkpoint, args.config)
+    backbone = build_student_backbone(checkpoint, args.config)
     example = torch.randn(2, 3, args.input_size, args.input_size)
     if args.format == 'torchscript':
         export_torchscript(backbone, example, args.out)
