@@ -100,6 +100,13 @@ def load_checkpoint(filename: str, map_location='cpu'):
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
+    with open(filename, 'rb') as f:
+        head = f.read(4)
+    # torch.save writes a zip archive, or (legacy) a pickle: b'\x80'.
+    if not (head.startswith(b'PK\x03\x04') or head.startswith(b'\x80')):
+        raise ValueError(
+            f'{filename} is not a torch checkpoint (empty, text or another '
+            f'kind of file: it starts with {head!r})')
     try:
         with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
             return torch.load(
