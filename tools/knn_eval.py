@@ -141,14 +141,14 @@ def main(argv=None):
           f'T={args.temperature}')
     results = {}
     for k in args.k:
-        if k > len(bank):
-            print(f'k={k}: skipped, only {len(bank)} train images')
-            continue
+        # A small folder has fewer train images than k: all of them vote.
+        used = min(k, len(bank))
         acc = knn_accuracy(query, query_labels, bank, bank_labels,
-                           num_classes, k, args.temperature)
-        results[f'k{k}'] = acc
-        print(f'k={k}: ' + '  '.join(f'{name} {value:.2f}'
-                                      for name, value in acc.items()))
+                           num_classes, used, args.temperature)
+        results[f'k{k}'] = dict(acc, k_used=used)
+        note = f' ({used} used)' if used < k else ''
+        print(f'k={k}{note}: ' + '  '.join(
+            f'{name} {value:.2f}' for name, value in acc.items()))
     if args.out:
         with open(args.out, 'w', encoding='utf-8') as f:
             json.dump(dict(checkpoint=args.checkpoint,
