@@ -111,11 +111,7 @@ def preprocessor_config(cfg):
 def main(argv=None):
     args = parse_args(argv)
     init_default_scope('mmpretrain')
-    checkpoint = load_checkpoint(args.checkpoint, map_location='cpu')
-    cfg = training_config(checkpoint, args.config)
-    backbone = build_student_backbone(
-        checkpoint, args.config, default=DEFAULT_BACKBONE).to(args.device)
-    preprocessor = MODELS.build(preprocessor_config(cfg))
+    # Data first: a wrong folder fails before the model is built.
     loaders = {
         split: build_loader(args.data_root, split, args.img_size,
                             args.batch_size, args.workers)
@@ -128,7 +124,15 @@ def main(argv=None):
     if classes['train'] != classes['val']:
         raise ValueError(
             f'{args.data_root}: train/ and val/ hold different class '
-            f'folders ({len(classes["train"])} vs {len(classes["val"])})')
+            'folders, so val labels would not match the votes (only in '
+            f'train/: {sorted(set(classes["train"]) - set(classes["val"]))}'
+            f', only in val/: '
+            f'{sorted(set(classes["val"]) - set(classes["train"]))})')
+    checkpoint = load_checkpoint(args.checkpoint, map_location='cpu')
+    cfg = training_config(checkpoint, args.config)
+    backbone = build_student_backbone(
+        checkpoint, args.config, default=DEFAULT_BACKBONE).to(args.device)
+    preprocessor = MODELS.build(preprocessor_config(cfg))
     start = time.time()
     bank, bank_labels = extract_features(backbone, preprocessor,
                                          loaders['train'], args.device)
