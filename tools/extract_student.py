@@ -1,9 +1,9 @@
 """Write the student of a BeamCLIP checkpoint, for mmpretrain or deployment.
 
     python tools/extract_student.py work_dirs/x/epoch_200.pth student.pth
-    python tools/extract_student.py work_dirs/x/epoch_200.pth r18.pth --torchvision
-    python tools/extract_student.py work_dirs/x/epoch_200.pth r18.pt --format torchscript
-    python tools/extract_student.py work_dirs/x/epoch_200.pth r18.onnx --format onnx
+    python tools/extract_student.py CKPT r18.pth --torchvision
+    python tools/extract_student.py CKPT r18.pt --format torchscript
+    python tools/extract_student.py CKPT r18.onnx --format onnx
 
 The default output keeps ``backbone.*`` keys: pass it to the stock linear-eval
 config with ``--cfg-options model.backbone.init_cfg.checkpoint=student.pth``.

@@ -1,7 +1,7 @@
 """Weighted k-NN accuracy of a frozen BeamCLIP student on an image folder.
 
-    python tools/knn_eval.py work_dirs/x/epoch_200.pth --data-root data/imagenet
-    python tools/knn_eval.py student.pth --data-root DIR --k 20 200 --out knn.json
+    python tools/knn_eval.py work_dirs/x/epoch_200.pth --data-root DIR
+    python tools/knn_eval.py student.pth --data-root DIR --out knn.json
 
 CHECKPOINT is a BeamCLIP training checkpoint or the output of
 ``tools/extract_student.py`` (``backbone.*`` keys). The backbone is built from
