@@ -1,45 +1,32 @@
 """Fixes that let mmengine 0.10.x run on current torch, active on import.
 
-Everything here patches a known, unfixed upstream incompatibility (see the
-shared environment notes, §3.1 and §3.7). They are applied when
-``mmbeamclip`` is imported, i.e. through ``custom_imports`` in the stock
-``tools/train.py`` / ``tools/test.py``, so no stock tool needs a copy.
+Everything here patches a known, unfixed upstream incompatibility (mmengine
+0.10.7 with torch 2.6 or newer). They are applied when ``mmbeamclip`` is
+imported, i.e. through ``custom_imports`` in the stock ``tools/train.py`` /
+``tools/test.py``, so no stock tool needs a copy.
 
 1. ``torch>=2.6`` loads with ``weights_only=True`` by default, but mmengine
    checkpoints pickle ``HistoryBuffer`` and numpy objects, so ``--resume``,
    ``load_from``, ``tools/test.py`` and ``Pretrained`` init all fail
-   (open-mmlab/mmengine#1655). The local loader is re-registered with
-   ``weights_only=False``; it only reads files the user points the runner at.
+   (open-mmlab/mmengine#1655). The local loader is re-registered to load
+   with ``weights_only=True`` and an allow-list of exactly those types
+   (:func:`mmbeamclip.utils.checkpoint.load_checkpoint`), so a crafted
+   checkpoint is refused with an error naming the file instead of running
+   code, as it would with ``weights_only=False``.
 2. ``--launcher pytorch`` on a machine without CUDA: mmengine calls
    ``torch.cuda.set_device`` and asks for NCCL, and ``Runner.wrap_model``
    passes ``device_ids`` to DDP. Without CUDA we initialise gloo and wrap
    without device ids. Nothing changes when CUDA is available.
 """
-import os.path as osp
-
 import torch
 import torch.distributed as torch_dist
 from mmengine.dist import utils as dist_utils
 from mmengine.model.wrappers import MMDistributedDataParallel
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .utils.checkpoint import load_from_local
+
 _PATCHED = '_mmbeamclip_patched'
-
-
-def load_from_local(filename, map_location):
-    """mmengine's local checkpoint loader, without torch's weights-only mode.
-
-    Args:
-        filename (str): Path to a checkpoint saved by mmengine.
-        map_location (str | torch.device | None): Where to load tensors.
-
-    Returns:
-        dict | OrderedDict: The loaded checkpoint.
-    """
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    return torch.load(filename, map_location=map_location, weights_only=False)
 
 
 def _init_dist_pytorch(backend, init_backend='torch', **kwargs):
