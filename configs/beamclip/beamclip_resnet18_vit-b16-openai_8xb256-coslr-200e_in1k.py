@@ -18,8 +18,15 @@ custom_hooks = [
         aggregate='mean')
 ]
 
+# Mixed precision (fp16 autocast with dynamic loss scaling), as GPU users run
+# it: the teacher forward is most of a step's compute and runs in fp16 (see
+# its `precision`); the CSM loss computes its softmaxes in fp32 whatever the
+# autocast dtype, so the temperature-sharpened teacher targets (tau_t 0.01)
+# do not overflow. On Ampere or newer, dtype='bfloat16' (with the teacher's
+# precision='bf16') needs no loss scaling.
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='AmpOptimWrapper',
+    loss_scale='dynamic',
     # lr 0.03 per 256 images (MoCo/SEED), linearly scaled to 2048.
     optimizer=dict(type='SGD', lr=0.24, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [

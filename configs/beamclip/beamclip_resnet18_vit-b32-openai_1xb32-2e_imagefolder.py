@@ -3,78 +3,18 @@
 #   DATA_ROOT=/path/to/folder python tools/train.py \
 #       configs/beamclip/beamclip_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py
 # Class folders named by WordNet id get their ImageNet names as prompts.
-_base_ = ['mmpretrain::_base_/default_runtime.py']
+_base_ = [
+    '../_base_/models/beamclip_resnet18.py',
+    '../_base_/datasets/imagefolder_bs32_beamclip.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
 custom_imports = dict(imports=['mmbeamclip'], allow_failed_imports=False)
 
-data_root = '{{$DATA_ROOT:data/imagefolder}}'
-img_size = 64
-
 model = dict(
-    type='BeamCLIP',
-    data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        to_rgb=True),
-    backbone=dict(type='ResNet', depth=18, out_indices=(3, )),
-    neck=dict(
-        type='NonLinearNeck',
-        in_channels=512,
-        hid_channels=1024,
-        out_channels=512,
-        num_layers=2,
-        with_last_bn=False,
-        with_avg_pool=True,
-        norm_cfg=dict(type='BN1d')),
-    head=dict(type='CSMHead', loss=dict(type='CSMLoss')),
-    target_generator=dict(
-        type='OpenCLIPTeacher',
-        model_name='ViT-B-32-quickgelu',
-        pretrained='openai'))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=img_size,
-        crop_ratio_range=(0.2, 1.),
-        backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=img_size, edge='short', backend='pillow'),
-    dict(type='CenterCrop', crop_size=img_size),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=2,
-    persistent_workers=False,
-    pin_memory=False,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type='CustomDataset',
-        data_root=data_root,
-        data_prefix='train',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=32,
-    num_workers=2,
-    persistent_workers=False,
-    pin_memory=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type='CustomDataset',
-        data_root=data_root,
-        data_prefix='val',
-        pipeline=test_pipeline))
-val_evaluator = dict(type='Accuracy', topk=(1, ))
-test_dataloader = val_dataloader
-test_evaluator = val_evaluator
+    # Plain BN: SyncBN needs a GPU once two CPU processes train together.
+    backbone=dict(norm_cfg=dict(type='BN')),
+    neck=dict(hid_channels=1024, norm_cfg=dict(type='BN1d')),
+    target_generator=dict(model_name='ViT-B-32-quickgelu', precision='fp32'))
 
 # Prompts for the dataset's own classes, CLIP's 7-template ensemble.
 custom_hooks = [

@@ -2,39 +2,25 @@
 # folder (train/<class>/*), the companion of the small BeamCLIP configs:
 #   DATA_ROOT=/path/to/folder python tools/train.py \
 #       configs/simclr/simclr_resnet18_1xb32-2e_imagefolder.py
-_base_ = ['./simclr_resnet18_16xb256-coslr-200e_in1k.py']
+_base_ = [
+    './simclr_resnet18_16xb256-coslr-200e_in1k.py',
+    '../_base_/datasets/simclr_views.py',
+]
 
 data_root = '{{$DATA_ROOT:data/imagefolder}}'
-img_size = 64
+img_size = 64  # the crop of simclr_view_imagefolder
 
 model = dict(
     # Plain BN: SyncBN needs a GPU once two CPU processes train together.
     backbone=dict(norm_cfg=dict(type='BN')),
     neck=dict(hid_channels=1024, norm_cfg=dict(type='BN1d')))
 
-view_pipeline = [
-    dict(type='RandomResizedCrop', scale=img_size, backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(
-                type='ColorJitter',
-                brightness=0.8,
-                contrast=0.8,
-                saturation=0.8,
-                hue=0.2)
-        ],
-        prob=0.8),
-    dict(
-        type='RandomGrayscale',
-        prob=0.2,
-        keep_channels=True,
-        channel_weights=(0.114, 0.587, 0.2989)),
-]
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
+    dict(
+        type='MultiView',
+        num_views=2,
+        transforms=[{{_base_.simclr_view_imagefolder}}]),
     dict(type='PackInputs')
 ]
 train_dataloader = dict(
@@ -42,6 +28,7 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=False,
     pin_memory=False,
+    drop_last=True,
     dataset=dict(
         _delete_=True,
         type='CustomDataset',
@@ -49,8 +36,10 @@ train_dataloader = dict(
         data_prefix='train',
         pipeline=train_pipeline))
 
-# LARS lr 4.8 per 4096 images, scaled linearly to 32.
+# LARS lr 4.8 per 4096 images, scaled linearly to 32 (the batch that
+# --auto-scale-lr scales from).
 optim_wrapper = dict(optimizer=dict(lr=0.0375))
+auto_scale_lr = dict(base_batch_size=32)
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=2, by_epoch=True, begin=0, end=2)
 ]

@@ -34,7 +34,7 @@ def teacher_options(clip_dir):
     ]
 
 
-def train(cfg, work_dir, image_folder, cache, *options):
+def train(cfg, work_dir, image_folder, cache, *options, args=()):
     env = dict(
         os.environ,
         DATA_ROOT=image_folder,
@@ -42,7 +42,7 @@ def train(cfg, work_dir, image_folder, cache, *options):
         HF_HUB_OFFLINE='1',
         PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
     cmd = [
-        sys.executable, 'tools/train.py', cfg, '--work-dir', work_dir,
+        sys.executable, 'tools/train.py', cfg, '--work-dir', work_dir, *args,
         '--cfg-options', *TINY, *options
     ]
     proc = subprocess.run(
@@ -66,9 +66,14 @@ def with_prefix(state_dict, prefix):
 
 def test_two_stage_simclr_then_beamclip(image_folder, tiny_clip_dir,
                                         tiny_teacher_cfg, tmp_path):
-    # Stage 1: stock mmpretrain SimCLR, ResNet-18.
+    # Stage 1: stock mmpretrain SimCLR, ResNet-18, its lr scaled from the
+    # config's batch of 32 to the 4 used here (--auto-scale-lr).
     stage1 = str(tmp_path / 'stage1')
-    train(STAGE1_CFG, stage1, image_folder, str(tmp_path / 'cache'))
+    train(STAGE1_CFG, stage1, image_folder, str(tmp_path / 'cache'),
+          args=['--auto-scale-lr'])
+    first = min((s for s in scalars(stage1) if 'lr' in s),
+                key=lambda s: s['step'])
+    assert abs(first['lr'] - 0.0375 * 4 / 32) < 1e-9
     ckpt = osp.join(stage1, 'epoch_1.pth')
     simclr = torch.load(ckpt, weights_only=False)['state_dict']
     ssl_backbone = with_prefix(simclr, 'backbone.')

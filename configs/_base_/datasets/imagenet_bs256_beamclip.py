@@ -3,8 +3,9 @@
 dataset_type = 'ImageNet'
 data_root = 'data/imagenet'
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
+# The crop both networks see (mmpretrain's imagenet_bs32_mocov2.py view).
+# Multi-view children put it first: `{{_base_.shared_view}}`.
+shared_view = [
     dict(
         type='RandomResizedCrop',
         scale=224,
@@ -32,6 +33,10 @@ train_pipeline = [
         magnitude_std='inf',
         prob=0.5),
     dict(type='RandomFlip', prob=0.5),
+]
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    *shared_view,
     dict(type='PackInputs'),
 ]
 
@@ -48,6 +53,8 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='default_collate'),
+    # A last batch of one sample would stop the BatchNorm1d of the neck.
+    drop_last=True,
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

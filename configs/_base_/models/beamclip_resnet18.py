@@ -15,14 +15,14 @@ model = dict(
         # SyncBN on the student only: a global sync_bn would convert the
         # teacher's norm layers too.
         norm_cfg=dict(type='SyncBN')),
+    # in_channels (and with_avg_pool) are read off the backbone, so another
+    # student needs only a new `backbone`.
     neck=dict(
         type='NonLinearNeck',
-        in_channels=512,
         hid_channels=2048,
         out_channels=512,  # the teacher's embed_dim
         num_layers=2,
         with_last_bn=False,
-        with_avg_pool=True,
         norm_cfg=dict(type='SyncBN')),
     head=dict(
         type='CSMHead',
@@ -33,4 +33,7 @@ model = dict(
         # OpenAI weights were trained with QuickGELU.
         model_name='ViT-B-16-quickgelu',
         pretrained='openai',
-        precision='fp32'))
+        # fp16 weights (open_clip keeps LayerNorm in fp32): the frozen
+        # teacher is half the memory and autocast does not recast it every
+        # step. Its embeddings come back as fp32.
+        precision='fp16'))

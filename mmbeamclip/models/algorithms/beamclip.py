@@ -7,6 +7,7 @@ from mmpretrain.models import BaseSelfSupervisor, ContrastiveHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..necks import backbone_output_shape, complete_neck_cfg, last_output
 from ..utils import simclr_pos_neg
 
 TEACHER_PREFIX = 'target_generator.'
@@ -55,12 +56,16 @@ class BeamCLIP(BaseSelfSupervisor):
     Args:
         backbone (dict): Student backbone config.
         neck (dict): Projection to the teacher's embedding size, e.g.
-            ``NonLinearNeck(512, 2048, 512)``.
+            ``NonLinearNeck(512, 2048, 512)``. ``in_channels`` left out (or
+            None) is read off the backbone by one small no-grad forward, as
+            is ``with_avg_pool`` for backbones that output pooled vectors
+            (ConvNeXt, a ViT's class token); a given value is checked.
         head (dict): :class:`CSMHead` config.
         target_generator (dict): Teacher config, e.g.
             :class:`OpenCLIPTeacher`.
         ssl_neck (dict, optional): Projection of the SSL term, e.g. SimCLR's
-            ``NonLinearNeck(512, 2048, 128)``. Required with ``ssl_head``.
+            ``NonLinearNeck(512, 2048, 128)``; its input settings are
+            completed like ``neck``'s. Required with ``ssl_head``.
         ssl_head (dict, optional): :class:`ContrastiveHead` config of the SSL
             term. None (the default) trains CSM only.
         ssl_weight (float): Weight of the SSL term. 0 turns it off like
@@ -89,6 +94,18 @@ class BeamCLIP(BaseSelfSupervisor):
                 'BeamCLIP does not take a model-level init_cfg: it would '
                 're-initialise the frozen teacher. Set init_cfg on the '
                 'backbone (e.g. Pretrained with prefix="backbone.").')
+        if not isinstance(backbone, torch.nn.Module):
+            backbone = MODELS.build(backbone)
+        # Neck configs get the student's width from the backbone itself;
+        # an SSL neck that will not be built is left alone.
+        with_ssl = ssl_head is not None and ssl_weight != 0
+        fill_ssl = with_ssl and isinstance(ssl_neck, dict)
+        if isinstance(neck, dict) or fill_ssl:
+            shape = backbone_output_shape(backbone)
+            if isinstance(neck, dict):
+                neck = complete_neck_cfg(neck, shape, 'neck')
+            if fill_ssl:
+                ssl_neck = complete_neck_cfg(ssl_neck, shape, 'ssl_neck')
         super().__init__(
             backbone=backbone,
             neck=neck,
@@ -159,7 +176,9 @@ class BeamCLIP(BaseSelfSupervisor):
     @staticmethod
     def _project(neck: torch.nn.Module, feats) -> torch.Tensor:
         """L2-normalised (N, D) output of ``neck`` on backbone features."""
-        z = neck(feats)
+        # Projection necks take one output: the last of backbones that
+        # return several stages.
+        z = neck((last_output(feats), ))
         z = z[-1] if isinstance(z, (list, tuple)) else z
         return F.normalize(z.flatten(1), dim=-1)
 

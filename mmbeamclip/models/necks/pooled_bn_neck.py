@@ -15,7 +15,9 @@ class PooledBatchNormNeck(BaseModule):
     rate suits every backbone whatever the scale of its features. That
     matters when one probe recipe must serve a random init, a supervised
     net, SimCLR and distilled students alike. ``ClsBatchNormNeck`` takes
-    pooled tokens; this neck pools a CNN's last feature map first. With
+    pooled tokens; this neck pools a CNN's last feature map first (and
+    takes already pooled vectors, e.g. ConvNeXt's or a ViT's class token,
+    as they come). With
     ``affine=False`` and the running statistics at test time, the probe
     stays a linear classifier of the pooled features.
 
@@ -35,10 +37,17 @@ class PooledBatchNormNeck(BaseModule):
 
         Args:
             inputs (tuple[Tensor]): Backbone outputs, last of shape
-                (N, C, H, W).
+                (N, C, H, W) or (N, C).
 
         Returns:
             tuple[Tensor]: Normalised features, shape (N, C).
         """
         x = inputs[-1] if isinstance(inputs, (list, tuple)) else inputs
-        return (self.bn(self.gap(x).flatten(1)), )
+        if x.dim() == 4:
+            x = self.gap(x).flatten(1)
+        elif x.dim() != 2:
+            raise ValueError(
+                'PooledBatchNormNeck takes (N, C, H, W) feature maps or '
+                f'(N, C) vectors, got shape {tuple(x.shape)}; for a ViT set '
+                "out_type='cls_token' or 'avg_featmap'.")
+        return (self.bn(x), )

@@ -1,0 +1,7 @@
+# The small CPU image-folder run with a ConvNeXt-atto student:
+#   DATA_ROOT=/path/to/folder python tools/train.py \
+#       configs/beamclip/beamclip_convnext-atto_vit-b32-openai_1xb32-2e_imagefolder.py
+# Only the backbone changes: the neck reads its input width off it.
+_base_ = ['./beamclip_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py']
+
+model = dict(backbone=dict(_delete_=True, type='ConvNeXt', arch='atto'))
