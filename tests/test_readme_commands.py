@@ -215,20 +215,6 @@ def check_probe(log, work_dir, source):
         assert torch.equal(probed[key], want[key]), key
 
 
-with open(osp.join(ROOT, LINEAR_CONFIG), encoding='utf-8') as _f:
-    _PROBE_IMPORTS_PLUGIN = 'custom_imports' in _f.read()
-
-
-# Until the probe configs import the plugin (issue #10 defect 1, fixed on
-# the configs branch), mmpretrain's dist_train.sh gets neither the CPU gloo
-# fix nor the checkpoint loader: these must fail, then pass once it does.
-PROBE_NEEDS_PLUGIN = pytest.mark.xfail(
-    not _PROBE_IMPORTS_PLUGIN,
-    reason='the probe config does not import mmbeamclip (issue #10 #1)',
-    strict=True)
-
-
-@PROBE_NEEDS_PLUGIN
 def test_linear_probe_of_training_checkpoint(trained, ctx, tmp_path):
     work_dir = str(tmp_path / 'probe')
     log = run_readme(
@@ -266,7 +252,6 @@ def test_extract_student_and_torchvision(trained, student, ctx, tmp_path):
     assert set(bare) == {k[len('backbone.'):] for k in state}
 
 
-@PROBE_NEEDS_PLUGIN
 def test_linear_probe_of_extracted_student(student, ctx, tmp_path):
     work_dir = str(tmp_path / 'probe')
     log = run_readme(

@@ -14,5 +14,7 @@ custom_hooks = [
         classnames='imagenet',
         templates='openai_imagenet',
         aggregate='mean',
-        contexts=dict(type='WordNetHypernyms', max_contexts=2))
+        contexts=dict(type='WordNetHypernyms', max_contexts=2)),
+    # Stops a diverged run before it writes a poisoned checkpoint.
+    dict(type='CheckFiniteHook', interval=50),
 ]

@@ -15,7 +15,9 @@ custom_hooks = [
         type='PromptBankHook',
         classnames='imagenet',
         templates='openai_imagenet',
-        aggregate='mean')
+        aggregate='mean'),
+    # Stops a diverged run before it writes a poisoned checkpoint.
+    dict(type='CheckFiniteHook', interval=50),
 ]
 
 # Mixed precision (fp16 autocast with dynamic loss scaling), as GPU users run

@@ -43,6 +43,8 @@ custom_hooks = [
         type='PromptBankHook', classnames='dataset',
         templates='simple_imagenet'),
     dict(type='CachedViewHook'),
+    # Stops a diverged run before it writes a poisoned checkpoint.
+    dict(type='CheckFiniteHook', interval=50),
 ]
 
 # Read by tools/cache_teacher_targets.py.

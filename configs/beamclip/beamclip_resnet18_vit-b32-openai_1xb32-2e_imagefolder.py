@@ -20,7 +20,9 @@ model = dict(
 custom_hooks = [
     dict(
         type='PromptBankHook', classnames='dataset',
-        templates='simple_imagenet')
+        templates='simple_imagenet'),
+    # Stops a diverged run before it writes a poisoned checkpoint.
+    dict(type='CheckFiniteHook', interval=50),
 ]
 
 optim_wrapper = dict(

@@ -8,7 +8,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ..necks import backbone_output_shape, complete_neck_cfg, last_output
-from ..utils import simclr_pos_neg
+from .simclr import simclr_pos_neg
 
 TEACHER_PREFIX = 'target_generator.'
 
