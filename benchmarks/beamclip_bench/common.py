@@ -19,6 +19,9 @@ LOCAL_DIR = 'local-dir:'
 # Written into a proxy teacher folder; its presence names the teacher.
 PROXY_META = 'proxy_meta.json'
 PROXY_NAME = 'clip-proxy-effnetlite0-minilm'
+# What the proxy is: its "zero-shot" knowledge is a supervised classifier's.
+PROXY_LABEL = ('CLIP-proxy teacher (supervised ImageNet EfficientNet-Lite0 '
+               'posterior mapped into a MiniLM-L6 text space)')
 
 
 def list_images(root: str) -> List[str]:

@@ -42,10 +42,8 @@ import torch.nn.functional as F
 from mmbeamclip.utils.fileio import atomic_write
 from mmbeamclip.utils.local_dir import LOCAL_DIR_PREFIX, write_local_dir
 
-from .common import PROXY_META, list_images, load_image
+from .common import PROXY_LABEL, PROXY_META, list_images, load_image
 
-PROXY_LABEL = ('CLIP-proxy teacher (supervised ImageNet EfficientNet-Lite0 '
-               'posterior mapped into a MiniLM-L6 text space)')
 # EfficientNet-Lite0 is TF-normalised: (x - 127) / 128 on 0-255 pixels, i.e.
 # mean = std = 0.5 on 0-1 pixels (open_clip's preprocess_cfg convention).
 PROXY_MEAN = (0.5, 0.5, 0.5)
