@@ -500,8 +500,9 @@ def main(argv=None):
                     'a']['step_ms_median']
     report['step_cost_ratios'] = ratios
 
-    print(f"\nThroughput on {args.device} ({report['hardware']['cpu']}"
-          f"{', ' + report['hardware'].get('gpu', '') if 'gpu' in report['hardware'] else ''}), "  # noqa: E501
+    hw = report['hardware']
+    gpu = ', ' + hw['gpu'] if hw.get('gpu') else ''
+    print(f"\nThroughput on {args.device} ({hw['cpu']}{gpu}), "
           f'batch {args.batch_size}, {args.img_size} px')
     print(f'{"setting":60s} {"img/s":>8s} {"ms/step":>8s} {"peak MB":>8s}')
     for r in results:

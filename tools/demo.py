@@ -32,7 +32,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # The benchmark package (benchmarks/beamclip_bench) is not part of the wheel.
 sys.path.insert(0, osp.join(REPO, 'benchmarks'))
 
-from beamclip_bench.demo import run_demo  # noqa: E402
+from beamclip_bench.console import stderr_to_file  # noqa: E402
 
 
 def parse_args():
@@ -57,12 +57,16 @@ def parse_args():
 
 def main():
     args = parse_args()
-    run_demo(
-        osp.join(REPO, args.work_dir),
-        data_root=args.data_root,
-        teacher=args.teacher,
-        profile=args.profile,
-        epochs=args.epochs)
+    work_dir = osp.join(REPO, args.work_dir)
+    # Libraries warn as they are imported: stderr goes to the log first.
+    with stderr_to_file(osp.join(work_dir, 'demo.log')):
+        from beamclip_bench.demo import run_demo
+        run_demo(
+            work_dir,
+            data_root=args.data_root,
+            teacher=args.teacher,
+            profile=args.profile,
+            epochs=args.epochs)
 
 
 if __name__ == '__main__':

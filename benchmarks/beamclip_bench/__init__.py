@@ -1,10 +1,9 @@
 """Quality benchmark, offline demo and CLIP-proxy teacher
 (``benchmarks/quality.py``, ``tools/demo.py``); not part of the wheel. The
-proxy teacher needs the ``benchmark`` extra."""
-from .common import REPO, teacher_cfg
-from .runner import PROFILES, ROWS, prepare_data, run_row, summarize
+proxy teacher needs the ``benchmark`` extra.
 
-__all__ = [
-    'PROFILES', 'REPO', 'ROWS', 'prepare_data', 'run_row', 'summarize',
-    'teacher_cfg'
-]
+Modules: ``common`` (repository root, image files, teacher configs),
+``runner`` (profiles, rows, view cache, runs, probes), ``report``, ``proxy``,
+``demo`` (``run_demo``), ``fashion_mnist``, ``console``. Nothing is imported
+here, so that ``console`` can be used before the heavy libraries load.
+"""

@@ -4,20 +4,20 @@ Stages, each printed on one line with its elapsed time: data, teacher,
 teacher-target cache (view-matched targets), distillation through the stock
 ``tools/train.py``, probes of the student and of a random-init ResNet-18,
 the teacher's own reference. Library warnings and model-load reports go to
-``<work_dir>/demo.log``, not to the console.
+``<work_dir>/demo.log``, not to the console (``tools/demo.py`` redirects
+stderr before importing anything that warns on import).
 """
 import contextlib
 import json
 import logging
-import os
 import os.path as osp
-import sys
 import time
 from typing import Optional
 
 from mmengine.logging import MMLogger
 
 from . import fashion_mnist
+from .console import stderr_to_file
 from .common import LOCAL_DIR, PROXY_LABEL, PROXY_META, is_proxy
 from .runner import (PROFILES, build_teacher_spec, cache_teacher,
                      last_metric, logreg_probe, prepare_data,
@@ -29,28 +29,16 @@ FMNIST_VAL_PER_CLASS = 100
 FMNIST_SIZE = 32
 
 
-@contextlib.contextmanager
-def quiet_console(log_file: str):
-    """Send everything written to stderr (library warnings, model-load
-    reports, progress of third-party code) and the mmengine logger's console
-    output to ``log_file``; stdout keeps the stage lines and progress bars.
-    """
-    os.makedirs(osp.dirname(log_file), exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(log_file, 'a') as f:
-        os.dup2(f.fileno(), 2)
-        logger = MMLogger.get_instance(
-            'mmbeamclip-demo', log_file=log_file, log_level='INFO')
-        for h in logger.handlers:
-            if type(h) is logging.StreamHandler:
-                h.setLevel(logging.ERROR)
-        try:
-            yield logger
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
+def file_logger(log_file: str):
+    """The mmengine logger of the run, writing to ``log_file`` only: the
+    model-load reports of the teachers (logged to the current mmengine
+    logger) stay off the console."""
+    logger = MMLogger.get_instance(
+        'mmbeamclip-demo', log_file=log_file, log_level='INFO')
+    for h in logger.handlers:
+        if type(h) is logging.StreamHandler:
+            h.setLevel(logging.ERROR)
+    return logger
 
 
 class Stages:
@@ -111,7 +99,8 @@ def run_demo(work_dir: str,
         settings['epochs'] = epochs
     log_file = osp.join(work_dir, 'demo.log')
     out = dict(work_dir=work_dir, log_file=log_file, teacher_spec=teacher)
-    with quiet_console(log_file) as logger:
+    with stderr_to_file(log_file):
+        logger = file_logger(log_file)
         stage = Stages(logger)
         log = logger.info
         with stage('data') as note:
