@@ -250,7 +250,9 @@ def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
             'a supervised ImageNet classifier\'s posterior (EfficientNet-'
             'Lite0) mapped into a text space, so its "zero-shot" is that '
             'classifier\'s.' if 'proxy' in teacher_label else ''),
-        '- **Data:** ' + out['data_description'],
+        '- **Data:** ' + (out.get('data_description') or
+                          f'`{out["data_root"]}` (not described by this '
+                          'run).'),
         f'- **Budget, identical for every row:** {s["img_size"]} px, '
         f'{s["epochs"]} epochs, batch {s["batch_size"]}, SGD lr '
         f'{s["lr"]} momentum 0.9 wd 1e-4, cosine schedule, mmpretrain stock '

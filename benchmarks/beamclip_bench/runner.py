@@ -24,6 +24,7 @@ from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmpretrain.models import ResNet
 from mmpretrain.registry import MODELS
 
@@ -288,7 +289,8 @@ def build_view_cache(cfg, work_dir: str, profile: dict, log=print) -> dict:
         seed=0,
         batch_size=profile['batch_size'],
         num_workers=profile['num_workers'],
-        progress=True)
+        progress=True,
+        logger=MMLogger.get_current_instance())
     if not manifest.get('complete'):
         raise RuntimeError(f'teacher cache {cache_dir} is incomplete')
     log(f'teacher cache: {manifest["dataset"]["num_samples"]} images x '
