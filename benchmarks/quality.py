@@ -2,11 +2,13 @@
 
     python benchmarks/quality.py --profile quick
 
-Builds (or reuses) the CLIP-proxy teacher, caches its image embeddings once,
-trains every row with mmpretrain's stock tools/train.py (same image size,
-epochs, batch, optimizer and schedule), linear-probes every backbone with
-the same stock recipe, and writes benchmarks/quality_<profile>.json, a plot
-and the "## Quality" section of benchmarks/RESULTS.md. See docs/benchmark.md.
+Builds (or reuses) the teacher (by default the CLIP-proxy teacher), caches
+its embeddings of N pre-sampled views per training image once, trains every
+row with mmpretrain's stock tools/train.py on view-matched targets (same
+image size, epochs, batch, optimizer and schedule), probes every backbone
+with the same converged probe (and the stock SGD linear probe), and writes
+benchmarks/quality_<profile>.json, a plot and the "## Quality" section of
+benchmarks/RESULTS.md. See docs/benchmark.md.
 """
 import argparse
 import json
@@ -14,17 +16,18 @@ import os
 import os.path as osp
 import sys
 import time
+from typing import List, Optional
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)
+# The benchmark package sits beside this script, outside the wheel.
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from beamclip_bench import report  # noqa: E402
-from beamclip_bench.runner import (DEFAULT_ROWS, PROFILES,  # noqa: E402
-                                         ROWS, build_teacher_cache,
-                                         config_available, gap_closure,
-                                         prepare_data, run_row, summarize,
-                                         teacher_cfg, teacher_reference)
+from beamclip_bench.common import REPO  # noqa: E402
+from beamclip_bench.runner import (DEFAULT_ROWS, PROFILES, ROWS,  # noqa: E402
+                                   build_teacher_spec, cache_teacher,
+                                   gap_closure, prepare_data, run_row,
+                                   summarize, teacher_reference)
 
 
 def parse_args(argv=None):
@@ -44,6 +47,9 @@ def parse_args(argv=None):
                         help=f'comma list out of {",".join(ROWS)}')
     parser.add_argument('--seeds', default=None,
                         help='comma list; defaults to the profile\'s')
+    parser.add_argument('--epochs', type=int, default=None,
+                        help="pre-training epochs; defaults to the "
+                        "profile's")
     parser.add_argument('--results', default=None,
                         help='where the Quality section goes; defaults to '
                         'benchmarks/RESULTS.md (quick/full profiles only)')
@@ -67,177 +73,160 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    cwd = os.getcwd()
-    try:
-        return run(argv)
-    finally:
-        os.chdir(cwd)
-
-
-def run(argv=None):
     args = parse_args(argv)
-    profile = dict(PROFILES[args.profile])
-    seeds = [int(s) for s in args.seeds.split(',')] if args.seeds else \
-        profile['seeds']
-    rows = [r for r in args.rows.split(',') if r]
+    command = 'python benchmarks/quality.py ' + ' '.join(
+        sys.argv[1:] if argv is None else argv)
+    kwargs = dict(vars(args))
+    kwargs['rows'] = [r for r in args.rows.split(',') if r]
+    kwargs['seeds'] = [int(s) for s in args.seeds.split(',')] \
+        if args.seeds else None
+    return run(command=command, **kwargs)
+
+
+def run(profile: str = 'quick',
+        data_root: str = '../shared/data/imagenette-128',
+        work_dir: str = 'work_dirs/quality',
+        teacher: str = 'proxy',
+        rows: Optional[List[str]] = None,
+        seeds: Optional[List[int]] = None,
+        epochs: Optional[int] = None,
+        results: Optional[str] = None,
+        merge: bool = False,
+        reuse_pretrain: bool = False,
+        report_only: bool = False,
+        out_prefix: Optional[str] = None,
+        command: Optional[str] = None) -> dict:
+    """Run the benchmark (see the module docs); returns its JSON record.
+
+    Relative paths (data root, work dir) are relative to the repository.
+    """
+    name = profile
+    profile = dict(PROFILES[name])
+    if epochs:
+        profile['epochs'] = epochs
+    seeds = seeds or profile['seeds']
+    rows = rows or list(DEFAULT_ROWS)
     for r in rows:
         if r not in ROWS:
             raise SystemExit(f'unknown row {r!r}; known: {list(ROWS)}')
-    # Relative paths (data root, work dir) are relative to the repository.
-    os.chdir(REPO)
-    if args.report_only:
-        return write_report(args)
-    work_dir = osp.abspath(args.work_dir)
+    # Only the reported profiles write next to RESULTS.md; smoke and demo
+    # runs stay in the work dir.
+    reported = name in ('quick', 'full')
+    data_root = osp.join(REPO, data_root)
+    work_dir = osp.join(REPO, work_dir)
+    prefix = out_prefix or osp.join(
+        osp.join(REPO, 'benchmarks') if reported else work_dir,
+        f'quality_{name}')
+    if results is None and reported:
+        results = osp.join(REPO, 'benchmarks', 'RESULTS.md')
+    if report_only:
+        return write_report(prefix, results)
     os.makedirs(work_dir, exist_ok=True)
+    env = report.environment()
     t_start = time.time()
 
     def log(msg):
         print(f'[quality {time.time() - t_start:7.1f}s] {msg}', flush=True)
 
-    data = prepare_data(args.data_root, work_dir, profile)
+    data = prepare_data(data_root, work_dir, profile)
     log(f'data: {len(data["classes"])} classes, {data["pretrain_num"]} '
         f'pre-training, {data["probe_num"]} probe, {data["val_num"]} val '
         'images')
 
-    # Teacher: built, then every needed image embedded once.
+    # Teacher: built, then its targets of every replayed view cached once.
     need_teacher = any(ROWS[r].get('teacher') for r in rows)
-    teacher = tref = None
+    tinfo = tref = None
     t0 = time.time()
-    if need_teacher or args.teacher == 'proxy':
-        spec = args.teacher
-        if spec == 'proxy':
-            from beamclip_bench.proxy import build_proxy_teacher
-            spec = build_proxy_teacher(
-                osp.join(work_dir, 'proxy_teacher'),
-                osp.join(data['data_root'], 'train'),
-                max_images=profile['proxy_max_images'],
-                image_size=profile['teacher_size'],
-                steps=profile['proxy_steps'],
-                max_classes=profile['proxy_max_classes'],
-                log=log)
-        tcfg = teacher_cfg(spec, profile['teacher_size'])
-        paths = [
-            osp.join(data['data_root'], split, f)
-            for split, subset in (('train', 'pretrain'), ('val', 'val'))
-            for fs in data[f'{subset}_files'] for f in fs
-        ]
-        cache_file = osp.join(work_dir, 'teacher_cache.pth')
-        cache = build_teacher_cache(tcfg, paths, cache_file,
-                                    profile['teacher_size'], log=log)
-        teacher = dict(
-            cfg=tcfg, cache_file=cache_file,
-            embed_dim=int(cache['embeds'].shape[1]), spec=spec)
-        tref = teacher_reference(cache, tcfg, data)
+    if need_teacher:
+        spec = build_teacher_spec(teacher, data, profile, work_dir, log)
+        tinfo = cache_teacher(spec, data, profile, work_dir, log)
+        tref = teacher_reference(tinfo['cfg'], data, profile,
+                                 tinfo['templates'])
         log(f'teacher reference: {tref}')
     teacher_seconds = round(time.time() - t0, 1)
 
-    results, pending = [], []
-    for row in rows:
-        if not config_available(row):
-            log(f'row {row}: pending (no config {ROWS[row]["config"]})')
-            pending.append(row)
-            continue
-        for seed in seeds:
-            results.append(
-                run_row(row, data, profile, seed, work_dir, teacher, log,
-                        reuse_pretrain=args.reuse_pretrain))
+    runs = [
+        run_row(r, data, profile, seed, work_dir, tinfo, log,
+                reuse_pretrain=reuse_pretrain) for r in rows
+        for seed in seeds
+    ]
     total = round(time.time() - t_start, 1)
-    # Only the reported profiles write next to RESULTS.md; smoke and demo
-    # runs stay in the work dir.
-    reported = args.profile in ('quick', 'full')
-    prefix = args.out_prefix or osp.join(
-        osp.join(REPO, 'benchmarks') if reported else work_dir,
-        f'quality_{args.profile}')
-    commands = ['python benchmarks/quality.py ' +
-                ' '.join(sys.argv[1:] if argv is None else argv)]
-    if args.merge and osp.isfile(prefix + '.json'):
+    commands = [command or f'python benchmarks/quality.py --profile {name}']
+    if merge and osp.isfile(prefix + '.json'):
         with open(prefix + '.json') as f:
             old = json.load(f)
         # A run is a (row, seed): new seeds of a row add to its old ones.
-        done = {(r['row'], r['seed']) for r in results}
-        results = [
-            r for r in old['runs'] if (r['row'], r['seed']) not in done
-        ] + results
-        seeds = sorted({r['seed'] for r in results})
-        pending = [r for r in pending if r not in {x['row'] for x in results}]
-        rows = list(dict.fromkeys(list(old['rows']) + old['pending'] + rows))
-        commands = old.get('commands', [old.get('command')]) + commands
+        done = {(r['row'], r['seed']) for r in runs}
+        runs = [r for r in old['runs']
+                if (r['row'], r['seed']) not in done] + runs
+        seeds = sorted({r['seed'] for r in runs})
+        rows = list(dict.fromkeys(list(old['rows']) + rows))
+        commands = old['commands'] + commands
         total += old.get('total_seconds', 0)
-        # The first run built the teacher; later ones reuse its caches.
+        # The first run built the teacher; later ones reuse its cache.
         teacher_seconds = max(teacher_seconds,
                               old['teacher'].get('setup_seconds') or 0)
+        tinfo = tinfo or old['teacher']
+        tref = tref or old['teacher']['reference']
         log(f'merged with the runs of {prefix}.json')
-    summary = summarize(results)
-    # Rows run in the order asked for; tables list them in canonical order.
-    rows = [r for r in ROWS if r in rows]
-    is_proxy = teacher is not None and osp.isfile(
-        osp.join(teacher['spec'][len('local-dir:'):], 'proxy_meta.json')) \
-        if teacher and teacher['spec'].startswith('local-dir:') else False
-    teacher_label = ('CLIP-proxy teacher (EffNet-Lite0-ImageNet + MiniLM-L6)'
-                     if is_proxy else f'teacher {args.teacher}')
+    summary = summarize(runs)
+    num_images = dict(
+        pretrain=data['pretrain_num'],
+        probe=data['probe_num'],
+        val=data['val_num'])
     out = dict(
-        profile=args.profile,
+        profile=name,
         settings=profile,
         seeds=seeds,
         data_root=data['data_root'],
         classes=data['classes'],
-        num_images=dict(
-            pretrain=data['pretrain_num'],
-            probe=data['probe_num'],
-            val=data['val_num']),
+        num_images=num_images,
+        data_description=report.describe_data(data['data_root'],
+                                              data['classes'], num_images),
         teacher=dict(
-            label=teacher_label,
-            spec=teacher['spec'] if teacher else None,
+            label=tinfo['label'] if tinfo else None,
+            spec=tinfo['spec'] if tinfo else None,
+            num_views=tinfo['num_views'] if tinfo else None,
             reference=tref,
             setup_seconds=teacher_seconds),
         rows={k: {kk: vv for kk, vv in v.items() if kk != 'runs'}
               for k, v in summary.items()},
-        runs=results,
-        pending=pending,
+        runs=runs,
         gap_closure={
             key: {r: gap_closure(summary, r, key)
                   for r in summary}
             for key in ('logreg_probe', 'linear_probe')
         },
         total_seconds=total,
-        versions=report.versions(),
-        hardware=report.hardware(),
-        commands=commands)
+        load_end=report.load_average(),
+        commands=commands,
+        **env)
     with open(prefix + '.json', 'w') as f:
         json.dump(out, f, indent=1)
-    report.plot(summary, tref, prefix + '.png', rows)
-    log(f'wrote {prefix}.json and {prefix}.png in {total} s total')
-    print(report.table(summary, tref, teacher_label, rows))
-
-    results_md = args.results
-    if results_md is None and reported:
-        results_md = osp.join(REPO, 'benchmarks', 'RESULTS.md')
-    if results_md:
-        report.write_section(
-            results_md,
-            report.section_body(out, summary, tref, teacher_label, rows,
-                                osp.basename(prefix)) + _notes(prefix))
-        log(f'updated {results_md}')
+    log(f'wrote {prefix}.json in {total} s total')
+    _write(out, summary, prefix, results)
     return out
 
 
-def write_report(args):
+def _write(out: dict, summary: dict, prefix: str, results: Optional[str]):
+    # Tables list the rows in canonical order.
+    order = [r for r in ROWS if r in summary]
+    tref, label = out['teacher']['reference'], out['teacher']['label']
+    report.plot(summary, tref, prefix + '.png', order)
+    print(report.table(summary, tref, label, order))
+    if results:
+        report.write_section(
+            results,
+            report.section_body(out, summary, tref, label, order,
+                                osp.basename(prefix)) + _notes(prefix))
+        print(f'updated {results}')
+
+
+def write_report(prefix: str, results: Optional[str]) -> dict:
     """Plot and RESULTS.md section from an existing JSON."""
-    prefix = args.out_prefix or osp.join(REPO, 'benchmarks',
-                                         f'quality_{args.profile}')
     with open(prefix + '.json') as f:
         out = json.load(f)
-    out.setdefault('commands', [out.get('command')])
-    summary = summarize(out['runs'])
-    rows = [r for r in ROWS if r in set(out['rows']) | set(out['pending'])]
-    tref, label = out['teacher']['reference'], out['teacher']['label']
-    report.plot(summary, tref, prefix + '.png', rows)
-    results_md = args.results or osp.join(REPO, 'benchmarks', 'RESULTS.md')
-    report.write_section(
-        results_md,
-        report.section_body(out, summary, tref, label, rows,
-                            osp.basename(prefix)) + _notes(prefix))
-    print(report.table(summary, tref, label, rows))
+    _write(out, summarize(out['runs']), prefix, results)
     return out
 
 

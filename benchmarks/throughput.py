@@ -25,12 +25,16 @@ import sys
 import tempfile
 import time
 
+# The benchmark package sits beside this script, outside the wheel.
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+from beamclip_bench.common import (IMAGENET_MEAN, IMAGENET_STD,  # noqa: E402
+                                   teacher_cfg)
+
 MODES = dict(
     a='plain supervised student (ImageClassifier ResNet-18)',
     b='BeamCLIP, online teacher',
     c='BeamCLIP, cached teacher targets')
-IMAGENET_MEAN = [123.675, 116.28, 103.53]
-IMAGENET_STD = [58.395, 57.12, 57.375]
 TINY_TEACHER = dict(
     embed_dim=32,
     vision_cfg=dict(
@@ -93,19 +97,18 @@ def log(msg):
 
 
 # ------------------------------------------------------------------ models
-def teacher_cfg(args):
-    cfg = dict(type='OpenCLIPTeacher', precision=args.teacher_precision)
+def online_teacher_cfg(args):
+    """The online teacher of the run (random weights where asked for)."""
     if args.teacher_name:
-        cfg.update(
-            model_name=args.teacher_name,
-            pretrained=None if args.random_teacher else
-            args.teacher_pretrained,
+        spec = args.teacher_name
+        if args.teacher_pretrained and not args.random_teacher:
+            spec += ':' + args.teacher_pretrained
+        return teacher_cfg(
+            spec,
+            precision=args.teacher_precision,
             allow_random_init=args.random_teacher)
-    else:
-        cfg.update(
-            model_name='benchmark-teacher',
-            pretrained=f'local-dir:{args.teacher_dir}')
-    return cfg
+    return teacher_cfg(
+        f'local-dir:{args.teacher_dir}', precision=args.teacher_precision)
 
 
 def write_tiny_teacher(folder):
@@ -160,7 +163,8 @@ def write_synthetic_cache(cache_dir, teacher_id, embed_dim, args):
 def build_model(mode, args):
     import torch
     from mmpretrain.registry import MODELS
-    preprocessor = dict(mean=IMAGENET_MEAN, std=IMAGENET_STD, to_rgb=True)
+    preprocessor = dict(
+        mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD), to_rgb=True)
     if mode == 'a':
         return MODELS.build(
             dict(
@@ -175,7 +179,7 @@ def build_model(mode, args):
                     in_channels=512,
                     loss=dict(type='CrossEntropyLoss'))))
     from mmbeamclip.models.teachers import open_clip_teacher_id
-    online = teacher_cfg(args)
+    online = online_teacher_cfg(args)
     if mode == 'b':
         target = online
     else:
@@ -413,7 +417,7 @@ def prepare(args):
         args.teacher_dir = osp.join(args.workdir, 'tiny_teacher')
         write_tiny_teacher(args.teacher_dir)
     log('[setup] building the teacher once to read its embedding size')
-    teacher = MODELS.build(teacher_cfg(args))
+    teacher = MODELS.build(online_teacher_cfg(args))
     with open(osp.join(args.workdir, 'teacher.json'), 'w') as f:
         json.dump(
             dict(
@@ -496,8 +500,9 @@ def main(argv=None):
                     'a']['step_ms_median']
     report['step_cost_ratios'] = ratios
 
-    print(f"\nThroughput on {args.device} ({report['hardware']['cpu']}"
-          f"{', ' + report['hardware'].get('gpu', '') if 'gpu' in report['hardware'] else ''}), "  # noqa: E501
+    hw = report['hardware']
+    gpu = ', ' + hw['gpu'] if hw.get('gpu') else ''
+    print(f"\nThroughput on {args.device} ({hw['cpu']}{gpu}), "
           f'batch {args.batch_size}, {args.img_size} px')
     print(f'{"setting":60s} {"img/s":>8s} {"ms/step":>8s} {"peak MB":>8s}')
     for r in results:

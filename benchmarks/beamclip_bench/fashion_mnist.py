@@ -33,8 +33,13 @@ def find_or_fetch(cache_dir: str, log=print) -> str:
     debs = glob.glob(osp.join(cache_dir, f'{PACKAGE}_*.deb'))
     if not debs:
         log(f'fashion-mnist: apt-get download {PACKAGE} (30.9 MB)')
-        subprocess.run(['apt-get', 'download', PACKAGE], cwd=cache_dir,
-                       check=True)
+        proc = subprocess.run(['apt-get', 'download', PACKAGE],
+                              cwd=cache_dir, capture_output=True, text=True)
+        log(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f'apt-get download {PACKAGE} failed ({proc.returncode}); '
+                f'install the package or pass --data-root:\n{proc.stderr}')
         debs = glob.glob(osp.join(cache_dir, f'{PACKAGE}_*.deb'))
     subprocess.run(['dpkg', '-x', debs[0], unpacked], check=True)
     return local

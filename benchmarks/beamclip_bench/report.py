@@ -1,20 +1,29 @@
-"""Tables, plots and the ``## Quality`` section of benchmarks/RESULTS.md."""
+"""Tables, plots and the ``## Quality`` section of benchmarks/RESULTS.md.
+
+The report writes only what the run measured or was given: its own load
+average, hardware, versions and data are recorded by :func:`environment` and
+:func:`describe_data`, never assumed.
+"""
+import os
 import os.path as osp
 import platform
 import re
 from typing import Dict, List, Optional
 
+from mmbeamclip.prompts import imagenet_wnids
 from .runner import ROWS, gap_closure
 
 SECTION = '## Quality'
 
 
 def _fmt(row: dict, key: str, digits: int = 1) -> str:
+    """``mean ± std (SE e)`` over seeds, the mean alone for one seed."""
     if row.get(key) is None:
         return '–'
     s = f'{row[key]:.{digits}f}'
-    if len(row.get('runs', [])) > 1 and row.get(key + '_spread') is not None:
-        s += f' ± {row[key + "_spread"]:.{digits}f}'
+    if row.get(key + '_std') is not None:
+        s += (f' ± {row[key + "_std"]:.{digits}f} '
+              f'(SE {row[key + "_se"]:.{digits}f})')
     return s
 
 
@@ -39,34 +48,93 @@ def versions() -> Dict[str, str]:
     return out
 
 
-def hardware() -> str:
-    import os
-
+def hardware() -> Dict[str, object]:
+    """CPU model, logical cores (and the ones this process may use), GPU."""
     import torch
     cpu = platform.processor() or platform.machine()
     try:
         with open('/proc/cpuinfo') as f:
             m = re.search(r'model name\s*:\s*(.*)', f.read())
-            cpu = m.group(1) if m else cpu
+            cpu = m.group(1).strip() if m else cpu
     except OSError:
         pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() \
-        else 'no GPU'
-    return f'{cpu}, {os.cpu_count()} logical CPUs, {gpu}'
+    usable = len(os.sched_getaffinity(0)) if hasattr(
+        os, 'sched_getaffinity') else os.cpu_count()
+    return dict(
+        cpu=cpu,
+        logical_cpus=os.cpu_count(),
+        usable_cpus=usable,
+        torch_threads=torch.get_num_threads(),
+        gpu=torch.cuda.get_device_name(0)
+        if torch.cuda.is_available() else None)
+
+
+def load_average() -> Optional[List[float]]:
+    """The 1, 5 and 15 minute load averages now (None where unknown)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def environment() -> dict:
+    """What a run records about where it ran (start of the run)."""
+    return dict(
+        versions=versions(), hardware=hardware(), load_start=load_average())
+
+
+def describe_data(data_root: str, classes: List[str],
+                  num_images: Dict[str, int]) -> str:
+    """One sentence about the data the run was given, from the data."""
+    shown = ', '.join(classes[:10]) + (', ...' if len(classes) > 10 else '')
+    text = (f'`{data_root}`: {len(classes)} classes ({shown}); '
+            f'{num_images["pretrain"]} train images for pre-training '
+            '(labels only used by the supervised row), '
+            f'{num_images["probe"]} labelled train images for the probes, '
+            f'{num_images["val"]} val images for every reported number '
+            '(fixed seeded per-class subsets, nested)')
+    known = set(imagenet_wnids())
+    inet = [c for c in classes if c in known]
+    if inet:
+        text += (f'. {len(inet)} of the {len(classes)} class folders are '
+                 'ImageNet-1k WordNet ids: an ImageNet-trained teacher '
+                 '(like the proxy\'s image tower) was trained on these '
+                 'classes, possibly on these very images, so its numbers '
+                 'and what students inherit are inflated relative to data '
+                 'it never saw')
+    else:
+        text += ('. No class folder is an ImageNet-1k WordNet id; whether '
+                 'the teacher saw similar images is not known from the data')
+    return text + '.'
+
+
+def _describe_hardware(hw) -> str:
+    if isinstance(hw, str):  # JSON of an older run
+        return hw
+    return (f'{hw["cpu"]}, {hw["logical_cpus"]} logical CPUs '
+            f'({hw["usable_cpus"]} usable, {hw["torch_threads"]} torch '
+            f'threads), {hw["gpu"] or "no GPU"}')
+
+
+def _describe_load(out: dict) -> str:
+    start, end = out.get('load_start'), out.get('load_end')
+    if not start or not end:
+        return 'not recorded'
+    return (f'{start[0]:.1f} / {start[1]:.1f} / {start[2]:.1f} at the start, '
+            f'{end[0]:.1f} / {end[1]:.1f} / {end[2]:.1f} at the end (1 / 5 / '
+            '15 min)')
 
 
 def table(rows: Dict[str, dict], teacher: Optional[dict],
           teacher_label: str, order: List[str]) -> str:
     lines = [
-        '| row | linear probe, converged (%) | linear probe, stock SGD '
-        'recipe (%) | zero-shot (%) | gap closure (converged / stock) | '
-        'pre-train wall (s) | stock probe wall (s) |',
+        '| row | backbone passes / image | linear probe, converged (%) | '
+        'linear probe, stock SGD recipe (%) | zero-shot (%) | gap closure '
+        '(converged / stock) | pre-train wall (s) |',
         '| --- | --- | --- | --- | --- | --- | --- |'
     ]
     for name in order:
         if name not in rows:
-            lines.append(f'| {ROWS[name]["label"]} | pending | pending | '
-                         'pending | – | – | – |')
             continue
         r = rows[name]
         gcs = []
@@ -74,22 +142,23 @@ def table(rows: Dict[str, dict], teacher: Optional[dict],
             gc = gap_closure(rows, name, key) if name not in (
                 'simclr', 'supervised', 'random') else None
             gcs.append('–' if gc is None else f'{gc:.2f}')
+        passes = r.get('passes')
         lines.append(
-            f'| {r["label"]} | {_fmt(r, "logreg_probe")} | '
-            f'{_fmt(r, "linear_probe")} | {_fmt(r, "zero_shot")} | '
-            f'{" / ".join(gcs)} | '
-            f'{_fmt(r, "pretrain_seconds", 0)} | '
-            f'{_fmt(r, "probe_seconds", 0)} |')
+            f'| {r["label"]} | {"–" if passes is None else passes} | '
+            f'{_fmt(r, "logreg_probe")} | {_fmt(r, "linear_probe")} | '
+            f'{_fmt(r, "zero_shot")} | {" / ".join(gcs)} | '
+            f'{_fmt(r, "pretrain_seconds", 0)} |')
     if teacher:
-        lines.append(f'| {teacher_label} (reference) | '
+        lines.append(f'| **ceiling:** {teacher_label} | – | '
                      f'{teacher["linear_probe"]:.1f} | – | '
-                     f'{teacher["zero_shot"]:.1f} | – | – | – |')
+                     f'{teacher["zero_shot"]:.1f} | – | – |')
     return '\n'.join(lines)
 
 
 def plot(rows: Dict[str, dict], teacher: Optional[dict], path: str,
          order: List[str]):
-    """Bar chart of linear-probe accuracy and the pre-training curves."""
+    """Probe accuracy per row with error bars (std over seeds), the
+    teacher as the ceiling, and the pre-training curves."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -98,20 +167,24 @@ def plot(rows: Dict[str, dict], teacher: Optional[dict], path: str,
              rows[n].get('logreg_probe') is not None]
     labels = [rows[n]['label'] for n in names]
     conv = [rows[n]['logreg_probe'] for n in names]
+    conv_err = [rows[n].get('logreg_probe_std') or 0 for n in names]
     stock = [rows[n].get('linear_probe') or 0 for n in names]
-    if teacher:
-        labels.append('teacher (proxy) ref.')
-        conv.append(teacher['linear_probe'])
-        stock.append(0)
+    stock_err = [rows[n].get('linear_probe_std') or 0 for n in names]
     ys = list(range(len(labels)))
-    ax1.barh([y - 0.2 for y in ys], conv, height=0.4, color='tab:blue',
+    ax1.barh([y - 0.2 for y in ys], conv, xerr=conv_err, height=0.4,
+             color='tab:blue', capsize=3,
              label='converged (logistic regression)')
-    ax1.barh([y + 0.2 for y in ys], stock, height=0.4, color='tab:orange',
-             label='stock SGD recipe (short)')
+    if any(stock):
+        ax1.barh([y + 0.2 for y in ys], stock, xerr=stock_err, height=0.4,
+                 color='tab:orange', capsize=3,
+                 label='stock SGD recipe (short)')
+    if teacher:
+        ax1.axvline(teacher['linear_probe'], color='k', ls='--',
+                    label=f'teacher ceiling ({teacher["linear_probe"]:.1f})')
     ax1.set_yticks(ys)
     ax1.set_yticklabels(labels, fontsize=8)
     ax1.invert_yaxis()
-    ax1.set_xlabel('linear-probe top-1 (%)')
+    ax1.set_xlabel('linear-probe top-1 (%), error bar: std over seeds')
     ax1.legend(fontsize=7, loc='lower right')
     for y, v in zip(ys, conv):
         ax1.text(v + 0.5, y - 0.2, f'{v:.1f}', va='center', fontsize=7)
@@ -120,13 +193,13 @@ def plot(rows: Dict[str, dict], teacher: Optional[dict], path: str,
             continue
         curve = rows[n]['runs'][0].get('curve')
         if curve:
-            xs, ys = zip(*curve)
+            xs, ls = zip(*curve)
             # Losses differ per method: show each relative to its start.
-            ax2.plot(xs, [y / ys[0] for y in ys], label=rows[n]['label'])
+            ax2.plot(xs, [v / ls[0] for v in ls], label=rows[n]['label'])
     ax2.set_xlabel('iteration')
     ax2.set_ylabel('training loss / initial loss')
     ax2.legend(fontsize=7)
-    ax2.set_title('pre-training curves (seed 0)')
+    ax2.set_title('pre-training curves (first seed)')
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -151,6 +224,7 @@ def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
     """Markdown of the ``## Quality`` section for one benchmark run."""
     s = out['settings']
     n = out['num_images']
+    views = out['teacher'].get('num_views')
     lines = [
         f'Equal-budget quality benchmark, profile `{out["profile"]}`, '
         f'seeds {out["seeds"]}. Commands (from the repository root):',
@@ -164,49 +238,57 @@ def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
         f'![linear probe and training curves]({prefix}.png) '
         f'(raw numbers: `benchmarks/{prefix}.json`)',
         '',
-        '- **Teacher: ' + teacher_label + '.** No genuine CLIP weights were '
-        'used anywhere. Its ImageNet-1k image tower has seen these images '
-        '(Imagenette is a subset of ImageNet), so every teacher number, and '
-        'what the students inherit from it, is inflated relative to a '
-        'dataset the teacher never saw.',
-        f'- **Data:** `{out["data_root"]}`, {len(out["classes"])} classes; '
-        f'{n["pretrain"]} train images for pre-training (labels only used '
-        f'by the supervised row), {n["probe"]} labelled train images for '
-        f'the linear probe, {n["val"]} val images for every reported number '
-        '(fixed seeded per-class subsets, nested).',
+        '- **Numbers:** mean ± sample standard deviation over the seeds, '
+        'with the standard error of the mean (SE = std / √n) of each '
+        'number; compare two rows only where they differ by several SE. '
+        '*Backbone passes / image* counts student forward-backward passes '
+        'per image and step (two-view rows cost twice per epoch).',
+        f'- **Teacher (the ceiling): {teacher_label}.** Its own zero-shot '
+        'and converged linear probe on the same val images bound what a '
+        'student of it can inherit.' + (
+            ' No genuine CLIP weights were used: its image-text knowledge is '
+            'a supervised ImageNet classifier\'s posterior (EfficientNet-'
+            'Lite0) mapped into a text space, so its "zero-shot" is that '
+            'classifier\'s.' if 'proxy' in teacher_label else ''),
+        '- **Data:** ' + (out.get('data_description') or
+                          f'`{out["data_root"]}` (not described by this '
+                          'run).'),
         f'- **Budget, identical for every row:** {s["img_size"]} px, '
         f'{s["epochs"]} epochs, batch {s["batch_size"]}, SGD lr '
         f'{s["lr"]} momentum 0.9 wd 1e-4, cosine schedule, mmpretrain stock '
         '`tools/train.py`.',
+        f'- **View-matched teacher targets:** the teacher ran once over '
+        f'{views} pre-sampled views (crop + flip at {s["img_size"]} px, '
+        f'shown to the teacher at {s["teacher_size"]} px) of every '
+        'pre-training image (`CachedTeacher` + `ReplayCachedView` + '
+        '`CachedViewHook`); every teacher row replays view '
+        '(epoch + index) mod N and reads the teacher\'s embedding of exactly '
+        'that crop. One cache served every teacher row and seed; built in '
+        f'{out["teacher"]["setup_seconds"]:.0f} s with the teacher '
+        '(not included in the rows\' wall times). In the SSL row, view 0 is '
+        'the replayed view.',
         '- **Linear probes, identical for every row** (frozen backbone, '
         f'{n["probe"]} labelled train images, {s["img_size"]} px): '
         '*converged* = scikit-learn L-BFGS logistic regression on '
         'standardised pooled features of the whole image (the same protocol '
         "as the teacher's reference; no learning rate to get wrong); "
         '*stock SGD recipe* = mmpretrain `tools/train.py` with the MoCo-v2 '
-        'linear-eval schedule (SGD, step decay, RandomResizedCrop + flip) '
-        "on MAE-style BatchNorm'd features, lr 0.1 per 256, "
-        f'{s["probe_epochs"]} epochs: far shorter than its 100-epoch '
-        'design, so it is under-converged (training loss still falling) and '
-        'compresses the differences between rows.',
-        '- **Zero-shot:** student projection vs the teacher text embeddings '
-        "of 'a photo of a {class}.' (CSM and feature-regression rows).",
-        f'- **Teacher cost:** teacher built and every image embedded once in '
-        f'{out["teacher"]["setup_seconds"]:.0f} s (cached full-image view '
-        f'at {s["teacher_size"]} px, replayed each epoch; not included in '
-        'the rows\' wall times). The teacher reference probe is a '
-        'scikit-learn logistic regression on its cached embeddings.',
+        'linear-eval schedule on MAE-style BatchNorm\'d features, '
+        f'{s["probe_epochs"]} epochs (far shorter than its 100-epoch '
+        'design, so under-converged).',
+        '- **Zero-shot:** student projection vs the teacher\'s prompt bank '
+        'of the dataset\'s classes (teacher rows).',
         '- **Gap closure** = (row − SimCLR) / (supervised − SimCLR), on '
         'each probe.',
-        '- **Wall times** were measured on a 2-core machine shared with '
-        'three other jobs (load average 4–7): they vary with the load of the '
-        'moment and are only rough; rows ran one after another.',
-        f'- **Hardware:** {out["hardware"]}. Total wall time '
-        f'{out["total_seconds"] / 60:.1f} min.',
+        f'- **Load average of this run** (wall times depend on it; rows ran '
+        f'one after another): {_describe_load(out)}.',
+        f'- **Hardware:** {_describe_hardware(out["hardware"])}. Total wall '
+        f'time {out["total_seconds"] / 60:.1f} min.' + (
+            '' if isinstance(out['hardware'], dict) and
+            out['hardware']['gpu'] else
+            ' CPU only: every number comes from a short CPU schedule, not '
+            'the paper\'s.'),
         '- **Versions:** ' + ', '.join(
             f'{k} {v}' for k, v in out['versions'].items()) + '.',
     ]
-    if out.get('pending'):
-        lines.append('- **Pending rows** (config not on this branch yet): ' +
-                     ', '.join(out['pending']) + '.')
     return '\n'.join(lines)

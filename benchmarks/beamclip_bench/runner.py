@@ -1,13 +1,19 @@
 """Equal-budget quality benchmark: data subsets, teacher cache, row runs.
 
 Every row is trained by mmpretrain's **stock** ``tools/train.py`` in a
-subprocess, on a config from ``benchmarks/configs`` that this module adapts
-to the profile (image size, epochs, batch, data subsets, teacher) and dumps
-into the row's work dir. Every backbone is then linear-probed with the same
-stock recipe (``benchmarks/configs/linear_resnet18.py``).
+subprocess, on a config from ``benchmarks/configs`` (each inherits a shipped
+config) that this module adapts to the profile (image size, epochs, batch,
+optimizer and schedule, data subsets, teacher, cache folder) and dumps into
+the row's work dir. Teacher rows read view-matched targets from one
+teacher-target cache (``CachedTeacher`` + ``ReplayCachedView``), built once
+per teacher, data subset and view recipe by the package's builder. Every
+backbone is then probed with the same converged logistic-regression probe
+(and, where the profile asks, the stock SGD linear probe).
 """
 import glob
+import hashlib
 import json
+import math
 import os
 import os.path as osp
 import random
@@ -17,14 +23,28 @@ import time
 from typing import Dict, List, Optional
 
 import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmpretrain.models import ResNet
+from mmpretrain.registry import MODELS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG_DIR = osp.join(REPO, 'benchmarks', 'configs')
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+import mmbeamclip  # noqa: F401  (registers the plugin's modules)
+from mmbeamclip.prompts import (build_prompt_bank, format_prompts,
+                                resolve_classnames, resolve_templates)
+from mmbeamclip.teacher_cache import (build_teacher_cache_from_config,
+                                      read_manifest)
+from .common import (CONFIG_DIR, IMAGE_EXTS, IMAGENET_MEAN, IMAGENET_STD,
+                     PROXY_LABEL, REPO, is_proxy, load_image,
+                     teacher_cfg)
 
 # Profiles. `quick` fits a 2-core CPU in about an hour (see
-# docs/benchmark.md for the budget); `full` is for a GPU; `smoke` is the CI
-# plumbing test (a handful of images, a few iterations).
+# docs/benchmark.md for the budget); `full` is for a GPU; `demo` is
+# tools/demo.py (a first run within 10 minutes on 2 cores); `smoke` is the CI
+# plumbing test (a handful of images, a few iterations). `num_views`: views
+# per image in the teacher-target cache (replayed one per epoch);
+# `stock_probe`: also run the stock SGD linear probe through train.py;
+# `proxy_templates`: the ImageNet prompt templates the proxy's projections
+# are fitted on (the demo's one template saves ~6,000 MiniLM passes).
 PROFILES = {
     'quick':
     dict(
@@ -37,9 +57,12 @@ PROFILES = {
         probe_per_class=100,
         probe_epochs=10,
         val_per_class=200,
-        seeds=[0],
+        seeds=[0, 1, 2],
+        num_views=8,
+        stock_probe=True,
         proxy_max_images=3000,
         proxy_steps=1500,
+        proxy_templates='simple_imagenet',
         proxy_max_classes=None,
         num_workers=2),
     'full':
@@ -53,28 +76,33 @@ PROFILES = {
         probe_per_class=None,
         probe_epochs=100,
         val_per_class=None,
-        seeds=[0, 1],
+        seeds=[0, 1, 2],
+        num_views=10,
+        stock_probe=True,
         proxy_max_images=9469,
         proxy_steps=3000,
+        proxy_templates='simple_imagenet',
         proxy_max_classes=None,
         num_workers=8),
-    # tools/demo.py: a few minutes of distillation on a small real dataset.
     'demo':
     dict(
         img_size=32,
-        teacher_size=96,
+        teacher_size=64,
         epochs=5,
         batch_size=64,
         lr=0.05,
         train_per_class=None,
         probe_per_class=100,
         probe_epochs=10,
-        val_per_class=200,
+        val_per_class=None,
         seeds=[0],
-        proxy_max_images=2000,
-        proxy_steps=1500,
+        num_views=5,
+        stock_probe=False,
+        proxy_max_images=1000,
+        proxy_steps=500,
+        proxy_templates='vanilla',
         proxy_max_classes=None,
-        num_workers=2),
+        num_workers=1),
     'smoke':
     dict(
         img_size=32,
@@ -87,38 +115,48 @@ PROFILES = {
         probe_epochs=1,
         val_per_class=2,
         seeds=[0],
+        num_views=2,
+        stock_probe=True,
         proxy_max_images=8,
         proxy_steps=5,
+        proxy_templates='vanilla',
         proxy_max_classes=50,
         num_workers=0),
 }
 
-# name -> label, config (None: no pre-training), what it needs.
+# name -> label, config (None: no pre-training), backbone passes per image
+# and step, whether it reads the teacher.
 ROWS = {
-    'random': dict(label='random init', config=None),
+    'random': dict(label='random init', config=None, passes=0),
     'supervised': dict(
-        label='supervised (labels)', config='supervised_resnet18.py'),
-    'simclr': dict(label='SimCLR (mmpretrain)', config='simclr_resnet18.py'),
+        label='supervised (labels)', config='supervised_resnet18.py',
+        passes=1),
+    'simclr': dict(
+        label='SimCLR (mmpretrain)', config='simclr_resnet18.py', passes=2),
     'featreg': dict(
         label='feature regression (cos to teacher)',
         config='featreg_resnet18.py',
+        passes=1,
         teacher=True),
     'csm': dict(
         label='BeamCLIP CSM (plain prompts)',
         config='csm_resnet18.py',
+        passes=1,
         teacher=True),
-    # Hooks for the CPA and SSL issues: the rows run as soon as their config
-    # exists (inherit ./_base_/quality_distill.py); until then "pending".
     'csm_cpa': dict(
         label='BeamCLIP CSM + CPA',
         config='csm_cpa_resnet18.py',
+        passes=1,
         teacher=True),
     'csm_ssl': dict(
         label='BeamCLIP CSM + SSL',
         config='csm_ssl_resnet18.py',
+        passes=2,
         teacher=True),
 }
 DEFAULT_ROWS = list(ROWS)
+# The row whose config defines the cached views every teacher row replays.
+CACHE_ROW = 'csm'
 
 
 # ------------------------------------------------------------------- data
@@ -191,113 +229,164 @@ def prepare_data(data_root: str, work_dir: str, profile: dict,
 
 
 # ----------------------------------------------------------------- teacher
-def teacher_cfg(spec: str, image_size: int) -> dict:
-    """``OpenCLIPTeacher`` config from ``local-dir:DIR`` or ``MODEL:TAG``."""
-    if spec.startswith('local-dir:'):
-        # For a local-dir model the name is only a label (but part of the
-        # teacher id, which keys caches and prompt banks).
-        folder = spec[len('local-dir:'):]
-        name = 'clip-proxy-effnetlite0-minilm' if osp.isfile(
-            osp.join(folder, 'proxy_meta.json')) else osp.basename(
-                osp.normpath(folder))
-        return dict(
-            type='OpenCLIPTeacher',
-            model_name=name,
-            pretrained=spec,
-            image_size=image_size)
-    model, _, tag = spec.partition(':')
-    if not tag:
-        raise ValueError(f'teacher {spec!r}: use local-dir:DIR or MODEL:TAG '
-                         '(e.g. ViT-B-32:openai)')
-    if model.startswith('ViT') and tag == 'openai' and \
-            not model.endswith('quickgelu'):
-        model += '-quickgelu'  # OpenAI weights were trained with QuickGELU
-    return dict(type='OpenCLIPTeacher', model_name=model, pretrained=tag)
+def _sha(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-def _load_for_teacher(path: str, size: int) -> torch.Tensor:
-    from .proxy import load_image
-    return load_image(path, size)
+def _replay_views(pipeline) -> List[dict]:
+    found = []
+    _walk(pipeline, lambda t: found.append(t)
+          if t.get('type') == 'ReplayCachedView' else None)
+    return found
+
+
+def set_cache_dir(cfg, cache_dir: str):
+    """Point a cached-teacher config (teacher and replayed views) at one
+    cache folder."""
+    cfg.model['target_generator']['cache_dir'] = cache_dir
+    for t in _replay_views(cfg.train_dataloader['dataset']['pipeline']):
+        t['cache_dir'] = cache_dir
+
+
+def view_cache_dir(cfg, work_dir: str, num_views: int, seed: int = 0) -> str:
+    """The cache folder of a (teacher, data, view recipe): rows and seeds
+    that agree on all three share it."""
+    ds = cfg.train_dataloader['dataset']
+    with open(ds['ann_file']) as f:
+        ann = f.read()
+    views = [{k: v for k, v in t.items() if k != 'cache_dir'}
+             for t in _replay_views(ds['pipeline'])]
+    key = _sha([
+        cfg.model['target_generator']['teacher'], ds['data_root'],
+        ds['data_prefix'], ann, views, num_views, seed
+    ])
+    return osp.join(work_dir, 'teacher_cache', key[:16])
+
+
+def build_view_cache(cfg, work_dir: str, profile: dict, log=print) -> dict:
+    """Build (or reuse) the teacher-target cache a teacher row replays.
+
+    The teacher runs once over ``profile['num_views']`` pre-sampled views of
+    every pre-training image (crop + flip at the student's size, the view
+    recipe of the row's ``ReplayCachedView``), through the package's
+    builder; training then replays the exact view the student sees and
+    reads its target. ``cfg`` is pointed at the cache folder.
+
+    Returns:
+        dict: The cache manifest.
+    """
+    cache_dir = view_cache_dir(cfg, work_dir, profile['num_views'])
+    set_cache_dir(cfg, cache_dir)
+    manifest = read_manifest(cache_dir)
+    if manifest is not None and manifest.get('complete'):
+        log(f'teacher cache: reusing {cache_dir}')
+        return manifest
+    t0 = time.time()
+    manifest = build_teacher_cache_from_config(
+        cfg,
+        device='cpu',
+        num_views=profile['num_views'],
+        seed=0,
+        batch_size=profile['batch_size'],
+        num_workers=profile['num_workers'],
+        progress=True,
+        logger=MMLogger.get_current_instance())
+    if not manifest.get('complete'):
+        raise RuntimeError(f'teacher cache {cache_dir} is incomplete')
+    log(f'teacher cache: {manifest["dataset"]["num_samples"]} images x '
+        f'{profile["num_views"]} views in {time.time() - t0:.1f} s '
+        f'({cache_dir})')
+    return manifest
 
 
 @torch.no_grad()
-def build_teacher_cache(tcfg: dict, paths: List[str], out: str,
-                        image_size: int, batch_size: int = 64,
-                        log=print) -> dict:
-    """Embed each image once (whole image, resized to the teacher's size).
+def teacher_embeddings(teacher, files: List[list], root: str, size: int,
+                       batch_size: int = 64) -> tuple:
+    """A teacher's embeddings of whole images, resized to ``size``.
 
     Returns:
-        dict: What :class:`FullViewCachedTeacher` reads: ``paths``, ``embeds``,
-        ``teacher_id``; reused when ``out`` already holds the same.
+        tuple[Tensor, Tensor]: Embeddings (N, D) and labels (N,).
     """
-    from mmpretrain.registry import MODELS
-    from tqdm import tqdm
-
-    import mmbeamclip  # noqa: F401  (registers the teacher)
-    from mmbeamclip.models.teachers.open_clip_teacher import (IMAGENET_MEAN,
-                                                              IMAGENET_STD)
-    teacher = MODELS.build(tcfg)
-    if osp.isfile(out):
-        data = torch.load(out, map_location='cpu', weights_only=False)
-        if data.get('teacher_id') == teacher.teacher_id and \
-                data.get('paths') == list(paths):
-            log(f'teacher cache: reusing {out}')
-            return data
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    embeds = []
-    t0 = time.time()
-    for i in tqdm(range(0, len(paths), batch_size), desc='teacher cache',
-                  mininterval=10):
-        x = torch.stack([
-            _load_for_teacher(p, image_size) for p in paths[i:i + batch_size]
-        ])
-        embeds.append(teacher.encode_image((x - mean) / std))
-    data = dict(
-        paths=list(paths),
-        embeds=torch.cat(embeds),
-        teacher_id=teacher.teacher_id,
-        image_size=image_size,
-        seconds=round(time.time() - t0, 1))
-    torch.save(data, out)
-    log(f'teacher cache: {len(paths)} images in {data["seconds"]} s')
-    return data
+    paths = [(osp.join(root, f), c) for c, fs in enumerate(files) for f in fs]
+    out = []
+    for i in range(0, len(paths), batch_size):
+        x = torch.stack(
+            [load_image(p, size) for p, _ in paths[i:i + batch_size]])
+        out.append(teacher.encode_image((x - mean) / std))
+    return torch.cat(out), torch.tensor([c for _, c in paths])
 
 
-def teacher_reference(cache: dict, tcfg: dict, data: dict) -> dict:
-    """The teacher's own zero-shot and linear-probe accuracy on val.
+def teacher_reference(tcfg: dict, data: dict, profile: dict,
+                      templates) -> dict:
+    """The teacher's own zero-shot and linear-probe accuracy on val: the
+    ceiling of what a student of it can inherit.
 
-    Zero-shot: argmax cosine to the same plain-prompt bank the CSM row uses
-    ('a photo of a {class}.'). Linear probe: scikit-learn logistic
-    regression on the cached, L2-normalised embeddings of the probe subset
-    (the teacher is not a ResNet, so the students' mmpretrain recipe does
-    not apply).
+    Zero-shot: argmax cosine to the prompt bank of the dataset's classes
+    with the CSM row's templates. Linear probe: the converged probe
+    (:func:`fit_logreg`) on the teacher's embeddings of the whole image at
+    its own input size (the teacher is not a ResNet, so the students'
+    mmpretrain recipe does not apply).
     """
-    from mmpretrain.registry import MODELS
-    from sklearn.linear_model import LogisticRegression
-
-    from mmbeamclip.prompts import format_prompts, resolve_classnames
-    index = {p: i for i, p in enumerate(cache['paths'])}
-
-    def xy(files, split):
-        rows, ys = [], []
-        for label, fs in enumerate(files):
-            for f in fs:
-                rows.append(index[osp.join(data['data_root'], split, f)])
-                ys.append(label)
-        return cache['embeds'][rows], torch.tensor(ys)
-
-    xtr, ytr = xy(data['probe_files'], 'train')
-    xva, yva = xy(data['val_files'], 'val')
+    size = profile['teacher_size']
+    root = data['data_root']
     teacher = MODELS.build(tcfg)
+    xtr, ytr = teacher_embeddings(teacher, data['probe_files'],
+                                  osp.join(root, 'train'), size)
+    xva, yva = teacher_embeddings(teacher, data['val_files'],
+                                  osp.join(root, 'val'), size)
     names = resolve_classnames(data['classes'])
-    bank = teacher.encode_text(
-        [p[0] for p in format_prompts(names, ['a photo of a {}.'])])
+    bank, _ = build_prompt_bank(
+        teacher.encode_text,
+        format_prompts(names, resolve_templates(templates)),
+        progress=False)
     zs = float(((xva @ bank.t()).argmax(-1) == yva).float().mean())
-    clf = LogisticRegression(max_iter=2000, C=1.0)
-    clf.fit(xtr.numpy(), ytr.numpy())
-    lp = float(clf.score(xva.numpy(), yva.numpy()))
-    return dict(zero_shot=100 * zs, linear_probe=100 * lp)
+    return dict(
+        zero_shot=100 * zs, linear_probe=fit_logreg(xtr, ytr, xva, yva))
+
+
+def build_teacher_spec(spec: str, data: dict, profile: dict, work_dir: str,
+                       log=print) -> str:
+    """``spec`` itself, or for ``'proxy'`` the CLIP-proxy teacher built (or
+    reused) in ``work_dir/proxy_teacher`` from the unlabeled train images."""
+    if spec != 'proxy':
+        return spec
+    from .proxy import build_proxy_teacher
+    return build_proxy_teacher(
+        osp.join(work_dir, 'proxy_teacher'),
+        osp.join(data['data_root'], 'train'),
+        max_images=profile['proxy_max_images'],
+        image_size=profile['teacher_size'],
+        steps=profile['proxy_steps'],
+        templates=profile['proxy_templates'],
+        max_classes=profile['proxy_max_classes'],
+        progress=False,
+        log=log)
+
+
+def cache_teacher(spec: str, data: dict, profile: dict, work_dir: str,
+                  log=print) -> dict:
+    """The view-matched teacher every teacher row reads, cache built.
+
+    Returns:
+        dict: ``cfg`` (the online teacher), ``spec``, ``label``,
+        ``cache_dir``, ``embed_dim``, ``num_views`` and ``templates`` (of
+        the CSM row's prompt bank, for the teacher's own zero-shot).
+    """
+    tcfg = teacher_cfg(spec, profile['teacher_size'])
+    cfg = pretrain_config(CACHE_ROW, data, profile, 0,
+                          dict(cfg=tcfg, embed_dim=None))
+    manifest = build_view_cache(cfg, work_dir, profile, log)
+    hook = [h for h in cfg.custom_hooks if h['type'] == 'PromptBankHook']
+    return dict(
+        cfg=tcfg,
+        spec=spec,
+        label=PROXY_LABEL if is_proxy(spec) else f'teacher {spec}',
+        cache_dir=cfg.model['target_generator']['cache_dir'],
+        embed_dim=int(manifest['embed_dim']),
+        num_views=int(manifest['views']['num_views']),
+        templates=hook[0]['templates'])
 
 
 # --------------------------------------------------------------- configs
@@ -316,9 +405,7 @@ def set_image_size(pipeline, size: int):
 
     def fn(t):
         kind = t.get('type')
-        if kind == 'RandomResizedCrop':
-            t['scale'] = size
-        elif kind == 'ResizeEdge':
+        if kind in ('RandomResizedCrop', 'ReplayCachedView', 'ResizeEdge'):
             t['scale'] = size
         elif kind == 'CenterCrop':
             t['crop_size'] = size
@@ -327,13 +414,18 @@ def set_image_size(pipeline, size: int):
 
 
 def _set_dataset(loader, data: dict, subset: str, split: str, profile: dict):
-    ds = loader['dataset']
-    ds['data_root'] = data['data_root']
-    ds['data_prefix'] = split
-    ds['ann_file'] = data[f'{subset}_ann']
-    ds['with_label'] = True
-    ds['metainfo'] = dict(classes=list(data['classes']))
-    set_image_size(ds['pipeline'], profile['img_size'])
+    # The shipped configs' datasets (an image folder, ImageNet) become the
+    # subset's annotation file; only their pipelines are kept.
+    pipeline = loader['dataset']['pipeline']
+    set_image_size(pipeline, profile['img_size'])
+    loader['dataset'] = dict(
+        type='CustomDataset',
+        data_root=data['data_root'],
+        data_prefix=split,
+        ann_file=data[f'{subset}_ann'],
+        with_label=True,
+        metainfo=dict(classes=list(data['classes'])),
+        pipeline=pipeline)
     loader['num_workers'] = profile['num_workers']
     loader['persistent_workers'] = False
     loader['pin_memory'] = False
@@ -357,30 +449,49 @@ def _set_epochs(cfg, epochs: int):
 
 def pretrain_config(row: str, data: dict, profile: dict, seed: int,
                     teacher: Optional[dict] = None):
-    """The row's pre-training config, adapted to the profile."""
-    from mmengine.config import Config
+    """The row's pre-training config, adapted to the profile.
+
+    Whatever optimizer the shipped config uses, every row gets the same
+    budget: SGD (momentum 0.9, weight decay 1e-4) at the profile's lr,
+    a cosine schedule over the profile's epochs, its batch and image size.
+    Teacher rows get ``teacher['cfg']`` as the cached teacher's online
+    teacher; their cache folder is set by :func:`build_view_cache`.
+    """
     cfg = Config.fromfile(osp.join(CONFIG_DIR, ROWS[row]['config']))
     _set_dataset(cfg.train_dataloader, data, 'pretrain', 'train', profile)
     if cfg.get('val_dataloader'):
         _set_dataset(cfg.val_dataloader, data, 'val', 'val', profile)
+        cfg.test_dataloader = cfg.val_dataloader
     cfg.train_dataloader['batch_size'] = profile['batch_size']
-    # One optimizer and schedule for every row; lr scales with the batch.
-    cfg.optim_wrapper['optimizer']['lr'] = profile['lr']
+    cfg.optim_wrapper = dict(
+        type='OptimWrapper',
+        optimizer=dict(
+            type='SGD', lr=profile['lr'], momentum=0.9, weight_decay=1e-4))
+    cfg.param_scheduler = [
+        dict(type='CosineAnnealingLR', by_epoch=True, T_max=1, begin=0,
+             end=1)
+    ]
+    cfg.auto_scale_lr = dict(enable=False, base_batch_size=256)
     _set_epochs(cfg, profile['epochs'])
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.default_hooks['logger']['interval'] = 10
     if ROWS[row].get('teacher'):
-        tg = cfg.model['target_generator']
-        tg['teacher'] = teacher['cfg']
-        tg['cache_file'] = teacher['cache_file']
+        cfg.model['target_generator']['teacher'] = teacher['cfg']
         cfg.model['neck']['out_channels'] = teacher['embed_dim']
+        for hook in cfg.custom_hooks:
+            if hook['type'] == 'PromptBankHook':
+                hook['progress'] = False
+        if teacher.get('cache_dir'):
+            set_cache_dir(cfg, teacher['cache_dir'])
+    for part in ('head', 'data_preprocessor'):
+        if 'num_classes' in cfg.model.get(part, {}):
+            cfg.model[part]['num_classes'] = len(data['classes'])
     return cfg
 
 
 def probe_config(data: dict, profile: dict, seed: int,
                  checkpoint: Optional[str]):
     """The stock linear probe, on the row's backbone (None: random init)."""
-    from mmengine.config import Config
     cfg = Config.fromfile(osp.join(CONFIG_DIR, 'linear_resnet18.py'))
     _set_dataset(cfg.train_dataloader, data, 'probe', 'train', profile)
     _set_dataset(cfg.val_dataloader, data, 'val', 'val', profile)
@@ -474,11 +585,6 @@ def loss_curve(scalars: List[dict]) -> List[list]:
             if 'loss' in s and 'step' in s]
 
 
-def config_available(row: str) -> bool:
-    cfg = ROWS[row]['config']
-    return cfg is None or osp.isfile(osp.join(CONFIG_DIR, cfg))
-
-
 def run_row(row: str,
             data: dict,
             profile: dict,
@@ -487,13 +593,14 @@ def run_row(row: str,
             teacher: Optional[dict] = None,
             log=print,
             reuse_pretrain: bool = False) -> dict:
-    """Pre-train (unless random init) and linear-probe one row.
+    """Pre-train (unless random init) and probe one row.
 
     With ``reuse_pretrain`` a finished pre-training run in the row's work
     dir is reused (e.g. to re-run only the probes); the caller vouches that
     it was made with the same settings.
     """
-    out = dict(row=row, label=ROWS[row]['label'], seed=seed)
+    out = dict(row=row, label=ROWS[row]['label'], seed=seed,
+               passes=ROWS[row]['passes'])
     ckpt = None
     pre_seconds = 0.
     if ROWS[row]['config'] is not None:
@@ -511,15 +618,16 @@ def run_row(row: str,
             # Supervised: its own head; teacher rows: zero-shot via prompts.
             key = 'supervised_head' if row == 'supervised' else 'zero_shot'
             out[key] = acc
-    res = run_train(
-        probe_config(data, profile, seed, ckpt),
-        osp.join(work_dir, f'{row}_s{seed}', 'probe'), log)
-    out['linear_probe'] = last_metric(res['scalars'], 'accuracy/top1')
+    out['pretrain_seconds'] = round(pre_seconds, 1)
+    if profile.get('stock_probe', True):
+        res = run_train(
+            probe_config(data, profile, seed, ckpt),
+            osp.join(work_dir, f'{row}_s{seed}', 'probe'), log)
+        out['linear_probe'] = last_metric(res['scalars'], 'accuracy/top1')
+        out['probe_seconds'] = res['seconds']
     t0 = time.time()
     out['logreg_probe'] = logreg_probe(ckpt, data, profile, seed)
     out['logreg_seconds'] = round(time.time() - t0, 1)
-    out['pretrain_seconds'] = round(pre_seconds, 1)
-    out['probe_seconds'] = res['seconds']
     log(f'row {row} seed {seed}: ' + json.dumps(
         {k: v for k, v in out.items() if k != 'curve'}))
     return out
@@ -534,11 +642,6 @@ def backbone_features(checkpoint: Optional[str], files: List[list],
     Returns:
         tuple[Tensor, Tensor]: Features (N, 512) and labels (N,).
     """
-    from mmpretrain.models import ResNet
-
-    from mmbeamclip.models.teachers.open_clip_teacher import (IMAGENET_MEAN,
-                                                              IMAGENET_STD)
-    from .proxy import load_image
     torch.manual_seed(seed)
     net = ResNet(depth=18, out_indices=(3, ))
     if checkpoint is not None:
@@ -563,14 +666,13 @@ def backbone_features(checkpoint: Optional[str], files: List[list],
     return torch.cat(feats), torch.tensor([c for _, c in paths])
 
 
-def logreg_probe(checkpoint: Optional[str], data: dict, profile: dict,
-                 seed: int = 0) -> float:
+def fit_logreg(xtr: torch.Tensor, ytr: torch.Tensor, xva: torch.Tensor,
+               yva: torch.Tensor) -> float:
     """Converged linear probe: L-BFGS logistic regression (scikit-learn) on
-    standardised frozen features of the whole image, probe subset -> val.
+    standardised frozen features, train -> val.
 
-    The same protocol as the teacher's reference probe. Unlike a short SGD
-    schedule it has no learning rate to get wrong, so it measures the
-    features rather than the optimiser.
+    Unlike a short SGD schedule it has no learning rate to get wrong, so it
+    measures the features rather than the optimiser.
 
     Returns:
         float: Val top-1 (%).
@@ -578,32 +680,57 @@ def logreg_probe(checkpoint: Optional[str], data: dict, profile: dict,
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    size = profile['img_size']
-    xtr, ytr = backbone_features(checkpoint, data['probe_files'],
-                                 osp.join(data['data_root'], 'train'), size,
-                                 seed)
-    xva, yva = backbone_features(checkpoint, data['val_files'],
-                                 osp.join(data['data_root'], 'val'), size,
-                                 seed)
     clf = make_pipeline(StandardScaler(),
                         LogisticRegression(max_iter=2000, C=1.0))
     clf.fit(xtr.numpy(), ytr.numpy())
     return 100 * float(clf.score(xva.numpy(), yva.numpy()))
 
 
+def logreg_probe(checkpoint: Optional[str], data: dict, profile: dict,
+                 seed: int = 0) -> float:
+    """:func:`fit_logreg` on a backbone's pooled features of the whole
+    image, probe subset -> val (the teacher reference's protocol).
+
+    Returns:
+        float: Val top-1 (%).
+    """
+    size = profile['img_size']
+    root = data['data_root']
+    xtr, ytr = backbone_features(checkpoint, data['probe_files'],
+                                 osp.join(root, 'train'), size, seed)
+    xva, yva = backbone_features(checkpoint, data['val_files'],
+                                 osp.join(root, 'val'), size, seed)
+    return fit_logreg(xtr, ytr, xva, yva)
+
+
+METRICS = ('linear_probe', 'logreg_probe', 'zero_shot', 'supervised_head',
+           'pretrain_seconds', 'probe_seconds')
+
+
+def mean_std(vals: List[float]) -> tuple:
+    """Mean, sample standard deviation (n - 1) and the standard error of
+    the mean (std / sqrt(n)); std and error are None for one value."""
+    n = len(vals)
+    mean = sum(vals) / n
+    if n < 2:
+        return mean, None, None
+    std = math.sqrt(sum((v - mean)**2 for v in vals) / (n - 1))
+    return mean, std, std / math.sqrt(n)
+
+
 def summarize(results: List[dict]) -> Dict[str, dict]:
-    """Mean and spread (half range) over seeds, per row and metric."""
+    """Mean, std and standard error over seeds, per row and metric."""
     rows: Dict[str, dict] = {}
     for r in results:
         rows.setdefault(r['row'], dict(label=r['label'], runs=[]))
         rows[r['row']]['runs'].append(r)
-    for row in rows.values():
-        for key in ('linear_probe', 'logreg_probe', 'zero_shot',
-                    'supervised_head', 'pretrain_seconds', 'probe_seconds'):
+    for name, row in rows.items():
+        row['passes'] = ROWS[name]['passes'] if name in ROWS else None
+        for key in METRICS:
             vals = [r[key] for r in row['runs'] if r.get(key) is not None]
             if vals:
-                row[key] = sum(vals) / len(vals)
-                row[key + '_spread'] = (max(vals) - min(vals)) / 2
+                row[key], row[key + '_std'], row[key + '_se'] = \
+                    mean_std(vals)
     return rows
 
 

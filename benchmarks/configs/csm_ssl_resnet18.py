@@ -1,64 +1,48 @@
-# Quality benchmark row "BeamCLIP CSM + SSL": the CSM row plus mmpretrain's
-# SimCLR term on a second, student-only view (joint reading, docs/ssl.md),
-# ssl_weight 1. View 0 is the CSM row's crop (the teacher target belongs to
-# the whole image); view 1 is the SimCLR row's augmentation.
-_base_ = ['./csm_resnet18.py']
+# Quality benchmark row "BeamCLIP CSM + SSL": the shipped joint BeamCLIP +
+# SimCLR config (docs/ssl.md; ssl_weight 1), with view-matched teacher
+# targets. View 0, shared by student and teacher, is the cached view the
+# CSM row replays (same cache, same recipe); view 1 is the base config's
+# student-only SimCLR view, drawn from that replayed crop: mmpretrain's
+# MultiView keeps only `img` of each view, so the replay (and its
+# `cache_view`) must run before it.
+_base_ = [
+    '../../configs/beamclip/'
+    'beamclip-simclr_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py'
+]
 
-img_size = 64
+# benchmarks/quality.py points both at the cache it builds.
+cache_dir = 'work_dirs/teacher_cache'
 model = dict(
-    ssl_neck=dict(
-        type='NonLinearNeck',
-        in_channels=512,
-        hid_channels=1024,
-        out_channels=128,
-        num_layers=2,
-        with_avg_pool=True,
-        norm_cfg=dict(type='BN1d')),
-    ssl_head=dict(
-        type='ContrastiveHead',
-        loss=dict(type='CrossEntropyLoss'),
-        temperature=0.1),
-    ssl_weight=1.0)
-
-shared_view = [
-    dict(
-        type='RandomResizedCrop',
-        scale=img_size,
-        crop_ratio_range=(0.35, 1.),
-        backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
-]
-ssl_view = [
-    dict(type='RandomResizedCrop', scale=img_size, backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(
-                type='ColorJitter',
-                brightness=0.8,
-                contrast=0.8,
-                saturation=0.8,
-                hue=0.2)
-        ],
-        prob=0.8),
-    dict(
-        type='RandomGrayscale',
-        prob=0.2,
-        keep_channels=True,
-        channel_weights=(0.114, 0.587, 0.2989)),
-    dict(
-        type='GaussianBlur',
-        magnitude_range=(0.1, 2.0),
-        magnitude_std='inf',
-        prob=0.5),
-]
+    target_generator=dict(
+        _delete_=True,
+        type='CachedTeacher',
+        cache_dir=cache_dir,
+        teacher={{_base_.model.target_generator}}))
+# The recipe of the cached config's ReplayCachedView: the cache checks it.
+replay_view = dict(
+    type='ReplayCachedView',
+    cache_dir=cache_dir,
+    scale={{_base_.img_size}},
+    crop_ratio_range=(0.2, 1.),
+    backend='pillow',
+    flip_prob=0.5,
+    view_sampling='epoch')
 train_dataloader = dict(
     dataset=dict(pipeline=[
         dict(type='LoadImageFromFile'),
+        replay_view,
         dict(
             type='MultiView',
             num_views=[1, 1],
-            transforms=[shared_view, ssl_view]),
-        dict(type='PackInputs'),
+            transforms=[[], {{_base_.ssl_view}}]),
+        dict(
+            type='PackInputs',
+            meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape',
+                       'cache_view')),
     ]))
+custom_hooks = [
+    dict(
+        type='PromptBankHook', classnames='dataset',
+        templates='simple_imagenet'),
+    dict(type='CachedViewHook'),
+]

@@ -40,7 +40,7 @@ def proxy_dir(tmp_path_factory):
     for i in range(6):
         arr = (torch.rand(40, 40, 3, generator=g) * 255).byte().numpy()
         Image.fromarray(arr).save(images / f'{i}.png')
-    out = str(tmp_path_factory.mktemp('proxy'))
+    out = str(tmp_path_factory.mktemp('proxy') / 'model')
     ref = proxy.build_proxy_teacher(
         out,
         str(images),
@@ -107,6 +107,20 @@ def test_proxy_build_is_cached(proxy_dir):
         log=lambda *a: None)
     assert ref == f'local-dir:{proxy_dir}'
     assert os.path.getmtime(path) == mtime
+
+
+def test_proxy_refuses_a_foreign_folder(tmp_path, proxy_dir):
+    """An existing folder that is not a proxy is never overwritten."""
+    with open(os.path.join(proxy_dir, 'proxy_meta.json')) as f:
+        images = json.load(f)['settings']['images']
+    out = tmp_path / 'mine'
+    out.mkdir()
+    (out / 'keep.txt').write_text('user data')
+    with pytest.raises(FileExistsError, match='proxy_meta.json'):
+        proxy.build_proxy_teacher(
+            str(out), images, steps=1, max_classes=2, progress=False,
+            log=lambda *a: None)
+    assert (out / 'keep.txt').read_text() == 'user data'
 
 
 def test_fit_projections_follows_the_image_head():

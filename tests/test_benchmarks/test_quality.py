@@ -1,40 +1,35 @@
-"""The quality benchmark: row configs, subsets, report, and its plumbing."""
+"""The quality benchmark: row configs, subsets, view cache, report, and its
+plumbing."""
 import glob
 import json
+import math
 import os.path as osp
+import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 import mmbeamclip  # noqa: F401
 from beamclip_bench import report, runner
+from beamclip_bench.common import CONFIG_DIR, REPO, teacher_cfg
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SMOKE = runner.PROFILES['smoke']
 
 
 @pytest.fixture
 def data(tmp_path, image_folder):
-    return runner.prepare_data(image_folder, str(tmp_path / 'work'),
-                               runner.PROFILES['smoke'])
+    return runner.prepare_data(image_folder, str(tmp_path / 'work'), SMOKE)
 
 
 @pytest.fixture
-def teacher(tmp_path, tiny_teacher_cfg, data):
-    paths = [
-        osp.join(data['data_root'], split, f)
-        for split, subset in (('train', 'pretrain'), ('val', 'val'))
-        for fs in data[f'{subset}_files'] for f in fs
-    ]
-    out = str(tmp_path / 'cache.pth')
-    cache = runner.build_teacher_cache(
-        tiny_teacher_cfg, paths, out, 32, log=lambda *a: None)
-    return dict(
-        cfg=tiny_teacher_cfg,
-        cache_file=out,
-        embed_dim=int(cache['embeds'].shape[1]),
-        cache=cache)
+def teacher(tmp_path, tiny_clip_dir, data):
+    """The tiny teacher with its view cache built through the package."""
+    return runner.cache_teacher(f'local-dir:{tiny_clip_dir}', data, SMOKE,
+                                str(tmp_path / 'work'), log=lambda *a: None)
 
 
 def test_subsets_nest_and_balance(data):
@@ -48,47 +43,159 @@ def test_subsets_nest_and_balance(data):
     assert first[0].startswith('n01440764/') and first[1] == '0'
 
 
+def test_view_cache_is_built_once_and_matches_the_rows(teacher, data,
+                                                       tmp_path):
+    from mmbeamclip.teacher_cache import read_manifest
+    manifest = read_manifest(teacher['cache_dir'])
+    assert manifest['complete']
+    assert manifest['views']['num_views'] == SMOKE['num_views'] == 2
+    assert manifest['dataset']['num_samples'] == data['pretrain_num']
+    assert manifest['views']['spec']['scale'] == [32, 32]
+    # A second call (another row or seed) reuses the same folder.
+    logs = []
+    again = runner.cache_teacher(teacher['spec'], data, SMOKE,
+                                 str(tmp_path / 'work'), log=logs.append)
+    assert again['cache_dir'] == teacher['cache_dir']
+    assert any('reusing' in m for m in logs)
+    # Every teacher row reads this cache, views and teacher included.
+    for row in ('csm', 'featreg', 'csm_cpa', 'csm_ssl'):
+        cfg = runner.pretrain_config(row, data, SMOKE, 0, teacher)
+        tg = cfg.model['target_generator']
+        assert tg['type'] == 'CachedTeacher'
+        assert tg['cache_dir'] == teacher['cache_dir']
+        replays = runner._replay_views(
+            cfg.train_dataloader['dataset']['pipeline'])
+        assert [r['cache_dir'] for r in replays] == [teacher['cache_dir']]
+        assert 'CachedViewHook' in [h['type'] for h in cfg.custom_hooks]
+
+
+def test_view_cache_holds_the_teacher_embedding_of_the_replayed_crop(
+        teacher, data):
+    """The cached target of a view equals the live teacher's embedding of
+    the exact crop the student is shown (independent recomputation)."""
+    from mmpretrain.registry import DATASETS
+
+    from mmbeamclip.teacher_cache import TeacherTargetCache
+    cfg = runner.pretrain_config('csm', data, SMOKE, 0, teacher)
+    dataset = DATASETS.build(cfg.train_dataloader['dataset'])
+    from mmbeamclip.datasets.transforms import find_transforms
+    find_transforms(dataset)[0].set_epoch(1)
+    sample = dataset[3]
+    view = int(sample['data_samples'].cache_view)
+    assert view == (1 + 3) % 2
+    img = sample['inputs'].float()[[2, 1, 0]]  # BGR -> RGB, as the model
+    mean = torch.tensor(runner.IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(runner.IMAGENET_STD).view(3, 1, 1)
+    live = MODELS.build(teacher['cfg']).encode_image(((img - mean) /
+                                                      std)[None])[0]
+    cached = torch.from_numpy(
+        TeacherTargetCache(teacher['cache_dir']).lookup([3], [view])[0])
+    cos = torch.nn.functional.cosine_similarity(live, cached.float(), dim=0)
+    assert cos > 0.999
+
+
 @pytest.mark.parametrize(
     'row', [r for r in runner.ROWS if runner.ROWS[r]['config']])
 def test_row_configs_parse_and_build(row, data, teacher):
-    if not runner.config_available(row):
-        pytest.skip(f'{row}: config not on this branch yet (pending row)')
-    cfg = runner.pretrain_config(row, data, runner.PROFILES['smoke'], 0,
-                                 teacher)
+    cfg = runner.pretrain_config(row, data, SMOKE, 0, teacher)
     assert cfg.train_cfg['max_epochs'] == 1
     assert cfg.train_dataloader['batch_size'] == 4
+    # One budget for every row, whatever the shipped config's optimizer.
+    assert cfg.optim_wrapper['optimizer']['type'] == 'SGD'
+    assert cfg.optim_wrapper['optimizer']['lr'] == SMOKE['lr']
+    ds = cfg.train_dataloader['dataset']
+    assert ds['ann_file'] == data['pretrain_ann']
     model = MODELS.build(cfg.model)
     x = torch.randn(2, 3, 32, 32)
     feats = model.extract_feat(x)
     assert feats[-1].shape[:2] == (2, 512)
 
 
+def test_row_configs_inherit_the_shipped_configs():
+    """No row restates a pipeline: each names a shipped config as base."""
+    for row, spec in runner.ROWS.items():
+        if spec['config'] is None:
+            continue
+        text = open(osp.join(CONFIG_DIR, spec['config'])).read()
+        assert '_base_' in text
+        assert 'RandomResizedCrop' not in text, row
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'csm_ssl_resnet18.py'))
+    pipeline = cfg.train_dataloader['dataset']['pipeline']
+    # SSL row: the replayed view comes first and is view 0.
+    assert pipeline[1]['type'] == 'ReplayCachedView'
+    assert pipeline[2]['type'] == 'MultiView'
+    assert pipeline[2]['transforms'][0] == []
+
+
 def test_probe_config_builds(data, tmp_path):
-    cfg = runner.probe_config(data, runner.PROFILES['smoke'], 0, None)
+    cfg = runner.probe_config(data, SMOKE, 0, None)
     assert cfg.model['backbone']['frozen_stages'] == 4
     assert cfg.model['head']['num_classes'] == 2
     assert cfg.auto_scale_lr['base_batch_size'] == 256
     assert cfg.model['backbone']['init_cfg'] is None
+    assert cfg.train_dataloader['dataset']['type'] == 'CustomDataset'
     model = MODELS.build(cfg.model)
     model.train()
     assert not any(p.requires_grad for p in model.backbone.parameters())
-    cfg = runner.probe_config(data, runner.PROFILES['smoke'], 0, 'x.pth')
+    cfg = runner.probe_config(data, SMOKE, 0, 'x.pth')
     assert cfg.model['backbone']['init_cfg']['prefix'] == 'backbone.'
 
 
 def test_set_image_size_reaches_nested_views():
-    from mmengine.config import Config
-    cfg = Config.fromfile(
-        osp.join(runner.CONFIG_DIR, 'simclr_resnet18.py'))
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'simclr_resnet18.py'))
     pipeline = cfg.train_dataloader['dataset']['pipeline']
     runner.set_image_size(pipeline, 48)
     assert pipeline[1]['transforms'][0][0]['scale'] == 48
 
 
+def test_teacher_cfg():
+    assert teacher_cfg('ViT-B-32:openai')['model_name'] == \
+        'ViT-B-32-quickgelu'
+    cfg = teacher_cfg('local-dir:/x/model', 64, precision='fp16')
+    assert cfg['pretrained'] == 'local-dir:/x/model'
+    assert cfg['image_size'] == 64 and cfg['precision'] == 'fp16'
+    with pytest.raises(ValueError, match='MODEL:TAG'):
+        teacher_cfg('ViT-B-32')
+    assert teacher_cfg('ViT-B-32', allow_random_init=True)['pretrained'] \
+        is None
+
+
 def test_teacher_reference(data, teacher):
     pytest.importorskip('sklearn')  # the benchmark extra
-    ref = runner.teacher_reference(teacher['cache'], teacher['cfg'], data)
+    ref = runner.teacher_reference(teacher['cfg'], data, SMOKE,
+                                   teacher['templates'])
     assert 0 <= ref['zero_shot'] <= 100 and 0 <= ref['linear_probe'] <= 100
+
+
+def test_mean_std_and_standard_error():
+    vals = [61.0, 64.5, 59.25]
+    mean, std, se = runner.mean_std(vals)
+    assert mean == pytest.approx(np.mean(vals))
+    assert std == pytest.approx(np.std(vals, ddof=1))
+    assert se == pytest.approx(np.std(vals, ddof=1) / math.sqrt(3))
+    assert runner.mean_std([3.0]) == (3.0, None, None)
+    rows = runner.summarize([
+        dict(row='csm', label='CSM', seed=s, logreg_probe=v)
+        for s, v in enumerate(vals)
+    ])
+    assert rows['csm']['passes'] == 1
+    assert rows['csm']['logreg_probe_se'] == pytest.approx(se)
+    line = report.table(rows, None, '', ['csm']).splitlines()[-1]
+    assert f'{mean:.1f} ± {std:.1f} (SE {se:.1f})' in line
+
+
+def test_report_describes_the_data_it_was_given():
+    text = report.describe_data('/d', ['n01440764', 'cat'],
+                                dict(pretrain=8, probe=4, val=2))
+    assert '1 of the 2 class folders are ImageNet-1k' in text
+    text = report.describe_data('/d', ['T-shirt', 'bag'],
+                                dict(pretrain=8, probe=4, val=2))
+    assert 'No class folder is an ImageNet-1k' in text
+    assert 'Imagenette' not in text
+    env = report.environment()
+    assert env['hardware']['logical_cpus'] >= 1
+    assert len(env['load_start']) == 3
+    assert 'torch' in env['versions']
 
 
 def test_gap_closure_and_section(tmp_path):
@@ -115,32 +222,45 @@ def test_gap_closure_and_section(tmp_path):
 
 @pytest.mark.timeout(600)
 def test_quick_profile_plumbing(tmp_path, image_folder, tiny_clip_dir):
-    """Every stage of the benchmark, a few iterations on a handful of images:
-    data subsets, teacher cache, a teacher row and random init through the
-    stock train.py, linear probes, JSON and plot."""
+    """Every stage of the benchmark, a few iterations on a handful of images,
+    through the stock scripts: data subsets, the view cache, the CSM and
+    SSL rows on view-matched targets through the stock
+    train.py, probes, JSON, plot and the report section."""
     pytest.importorskip('sklearn')  # the benchmark extra
-    sys.path.insert(0, osp.join(REPO, 'benchmarks'))
-    try:
-        import quality
-    finally:
-        sys.path.pop(0)
     work = tmp_path / 'work'
-    out = quality.main([
-        '--profile', 'smoke', '--data-root', image_folder, '--teacher',
-        f'local-dir:{tiny_clip_dir}', '--rows', 'random,csm', '--work-dir',
-        str(work)
-    ])
-    assert set(out['rows']) == {'random', 'csm'}
+    results = tmp_path / 'RESULTS.md'
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'benchmarks', 'quality.py'), '--profile', 'smoke',
+        '--data-root', image_folder, '--teacher',
+        f'local-dir:{tiny_clip_dir}', '--rows', 'csm,csm_ssl',
+        '--work-dir',
+        str(work), '--results',
+        str(results)
+    ], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with open(work / 'quality_smoke.json') as f:
+        out = json.load(f)
+    assert set(out['rows']) == {'csm', 'csm_ssl'}
     for row in out['rows'].values():
         assert 0 <= row['linear_probe'] <= 100
         assert 0 <= row['logreg_probe'] <= 100
+    assert out['rows']['csm_ssl']['passes'] == 2
     assert 0 <= out['rows']['csm']['zero_shot'] <= 100
     assert out['rows']['csm']['pretrain_seconds'] > 0
     assert out['teacher']['reference'] is not None
-    assert osp.isfile(work / 'quality_smoke.json')
+    assert out['teacher']['num_views'] == 2
+    assert len(out['load_start']) == 3 and len(out['load_end']) == 3
     assert osp.isfile(work / 'quality_smoke.png')
-    with open(work / 'quality_smoke.json') as f:
-        assert json.load(f)['profile'] == 'smoke'
+    # One cache for both teacher rows; both replayed it.
+    assert len(glob.glob(str(work / 'teacher_cache' / '*'))) == 1
+    for row in ('csm', 'csm_ssl'):
+        log = open(work / f'{row}_s0' / 'pretrain' / 'train.log').read()
+        assert 'Teacher-target cache matches' in log
+    text = results.read_text()
+    assert 'No class folder' not in text  # wnid folders: ImageNet classes
+    assert '2 of the 2 class folders are ImageNet-1k' in text
+    assert 'Imagenette' not in text and 'three other jobs' not in text
     # Stock train.py wrote the student checkpoint; no teacher tensors in it.
     ckpt = glob.glob(str(work / 'csm_s0' / 'pretrain' / 'epoch_1.pth'))[0]
     state = torch.load(ckpt, map_location='cpu', weights_only=False)
