@@ -34,7 +34,7 @@ train_dataloader = dict(
         dict(
             type='MultiView',
             num_views=[1, 1],
-            transforms=[[], {{_base_.ssl_view}}]),
+            transforms=[[], {{_base_.simclr_view_imagefolder}}]),
         dict(
             type='PackInputs',
             meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape',

@@ -14,7 +14,8 @@ def first_bad_tensor(named_tensors: Iterable[Tuple[str, torch.Tensor]],
         named_tensors (Iterable[tuple[str, Tensor]]): ``(name, tensor)``
             pairs, e.g. ``model.named_parameters()``. Integer tensors
             (BatchNorm's ``num_batches_tracked``) are skipped.
-        max_abs (float): The largest absolute value accepted.
+        max_abs (float): The largest absolute value accepted; for
+            BatchNorm's ``running_var`` the largest standard deviation.
 
     Returns:
         tuple[str, float] | None: The name and the largest absolute value
@@ -27,7 +28,12 @@ def first_bad_tensor(named_tensors: Iterable[Tuple[str, torch.Tensor]],
             continue
         names.append(name)
         # amax propagates NaN, so one number per tensor tells both.
-        peaks.append(tensor.detach().abs().amax().float().cpu())
+        peak = tensor.detach().abs().amax().float().cpu()
+        if name.endswith('running_var'):
+            # A variance is a squared scale: an unnormalised first layer
+            # legitimately reaches 1e6 after a few steps (std 1e3).
+            peak = peak.sqrt()
+        peaks.append(peak)
     if not peaks:
         return None
     peaks = torch.stack(peaks)

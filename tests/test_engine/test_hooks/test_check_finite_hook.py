@@ -36,6 +36,18 @@ def fake_runner(model, it=0):
     return SimpleNamespace(model=model, iter=it)
 
 
+def test_running_var_is_bounded_as_a_standard_deviation():
+    # An unnormalised first layer: variance 4e6 is a std of 2e3, not
+    # divergence (MobileNetV2's stem reached it in two steps).
+    var = torch.full((4, ), 4e6)
+    assert first_bad_tensor([('bn.running_var', var)], 1e6) is None
+    name, peak = first_bad_tensor([('bn.running_var', var * 1e6)], 1e6)
+    assert name == 'bn.running_var' and peak == pytest.approx(2e6)
+    # Everything else is bounded by its own magnitude.
+    assert first_bad_tensor([('bn.running_mean', var)], 1e6)[0] == (
+        'bn.running_mean')
+
+
 def test_hook_checks_buffers_and_skips_teacher():
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
     model.target_generator = torch.nn.Linear(2, 2)
