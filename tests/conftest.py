@@ -84,7 +84,8 @@ def tiny_model_cfg(teacher_cfg, out_channels=32):
 def registered_tiny_model(tmp_path, monkeypatch):
     """Register the tiny config by name in an isolated open_clip registry."""
     from open_clip import factory
-    monkeypatch.setattr(factory, '_MODEL_CONFIGS', dict(factory._MODEL_CONFIGS))
+    monkeypatch.setattr(factory, '_MODEL_CONFIGS',
+                        dict(factory._MODEL_CONFIGS))
     monkeypatch.setattr(factory, '_MODEL_CONFIG_PATHS',
                         list(factory._MODEL_CONFIG_PATHS))
     with open(tmp_path / f'{TINY_NAME}.json', 'w') as f:

@@ -20,6 +20,7 @@ from open_clip.model import CLIP, CustomTextCLIP
 
 from mmbeamclip.utils.local_dir import write_local_dir
 
+
 def _teacher_cfg(model_name, pretrained):
     return dict(
         type='OpenCLIPTeacher', model_name=model_name, pretrained=pretrained)

@@ -1,6 +1,6 @@
 """Precompute a config's prompt bank into the cache (e.g. on a login node).
 
-    python tools/build_prompt_bank.py configs/beamclip/CONFIG.py [--cache-dir DIR]
+    python tools/build_prompt_bank.py CONFIG [--cache-dir DIR]
 
 Training with the same config, teacher and cache folder then loads the bank
 instead of encoding the prompts again.

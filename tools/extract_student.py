@@ -31,8 +31,7 @@ import tempfile
 import torch
 
 from mmbeamclip.utils import atomic_torch_save, atomic_write, extract_student
-from mmbeamclip.utils.checkpoint import (build_student_backbone,
-                                         load_checkpoint)
+from mmbeamclip.utils.checkpoint import build_student_backbone, load_checkpoint
 
 FORMATS = ('pth', 'torchscript', 'onnx')
 

@@ -2,8 +2,10 @@
 
 On a machine with internet (or with a downloaded weight file):
 
-    python tools/stage_teacher.py ViT-B-16-quickgelu openai --out /shared/clip/vit-b16-openai
-    python tools/stage_teacher.py ViT-B-16-quickgelu ~/Downloads/vit_b16.bin --out DIR
+    python tools/stage_teacher.py ViT-B-16-quickgelu openai \
+        --out /shared/clip/vit-b16-openai
+    python tools/stage_teacher.py ViT-B-16-quickgelu ~/Downloads/vit_b16.bin \
+        --out DIR
 
 Copy the folder to the cluster and use it in a config:
 

@@ -22,7 +22,8 @@ a text space, and its "zero-shot" accuracy is that classifier's.
 The result is written as an open_clip ``local-dir:`` folder
 (``open_clip_config.json`` + ``open_clip_pytorch_model.bin`` + the MiniLM
 tokenizer files, written by ``mmbeamclip.utils.local_dir.write_local_dir``),
-so :class:`OpenCLIPTeacher` loads it exactly like staged real CLIP weights. Always call it by :data:`PROXY_LABEL`, never "CLIP".
+so :class:`OpenCLIPTeacher` loads it exactly like staged real CLIP weights.
+Always call it by :data:`PROXY_LABEL`, never "CLIP".
 
 Everything heavy (transformers, the pip weight packages) is imported lazily:
 the core plugin does not need the ``benchmark`` extra.

@@ -11,7 +11,7 @@ import re
 from typing import Dict, List, Optional
 
 from mmbeamclip.prompts import imagenet_wnids
-from .runner import ROWS, gap_closure
+from .runner import gap_closure
 
 SECTION = '## Quality'
 

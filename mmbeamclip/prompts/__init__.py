@@ -6,8 +6,8 @@ from .presets import (CLASS_ID_PRESETS, CLASSNAME_PRESETS, TEMPLATE_PRESETS,
                       check_names, check_template, generic_vocabulary_names,
                       generic_vocabulary_wnids, imagenet_classnames,
                       imagenet_wnids, imagenet_wordnet_classnames,
-                      resolve_class_ids, resolve_classnames,
-                      resolve_templates, warn_meaningless_names, wnid_names)
+                      resolve_class_ids, resolve_classnames, resolve_templates,
+                      warn_meaningless_names, wnid_names)
 from .prompt_bank import (build_prompt_bank, cache_path, check_batch_size,
                           compose_prompts, default_cache_dir,
                           duplicate_anchor_groups, format_prompts,

@@ -16,6 +16,7 @@ from mmbeamclip.prompts.wordnet import (GENERIC_VOCABULARY, IMAGENET_CONTEXTS,
 
 def _open_clip_templates(name: str) -> List[str]:
     from open_clip import zero_shot_metadata
+
     # open_clip stores lambdas; calling one with '{}' gives its format string.
     return [t('{}') for t in getattr(zero_shot_metadata, name)]
 
@@ -242,6 +243,7 @@ def warn_meaningless_names(names: Sequence[str], where: str = 'dataset'):
         warnings.warn(
             f'classnames={where!r}: {len(bare)} of {len(names)} class names '
             f'contain no letters ({bare[:10]}'
-            f'{" ..." if len(bare) > 10 else ""}), so their prompts carry no meaning for the teacher. Name the '
+            f'{" ..." if len(bare) > 10 else ""}), so their prompts carry '
+            'no meaning for the teacher. Name the '
             'class folders, pass classnames= a list or file of real names, '
             "or use a vocabulary preset ('imagenet', 'wordnet_generic').")

@@ -2,7 +2,6 @@
 classifier but returned as (K, D) anchors plus the class of each anchor."""
 import hashlib
 import json
-import os
 import os.path as osp
 import warnings
 from typing import Callable, List, Optional, Sequence, Tuple

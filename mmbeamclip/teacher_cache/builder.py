@@ -11,7 +11,6 @@ from mmpretrain.datasets.transforms import PackInputs
 from mmpretrain.registry import DATASETS, MODELS
 
 from mmbeamclip.version import __version__
-
 from .store import (CACHE_VERSION, CacheMismatchError, dataset_fingerprint,
                     read_manifest, shard_bounds, shard_is_complete,
                     write_manifest, write_shard)

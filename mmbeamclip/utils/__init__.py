@@ -1,7 +1,6 @@
 from .checkpoint import extract_student
 from .fileio import atomic_dir, atomic_torch_save, atomic_write, cache_root
-from .local_dir import (LOCAL_DIR_PREFIX, read_local_dir_config,
-                        write_local_dir)
+from .local_dir import LOCAL_DIR_PREFIX, read_local_dir_config, write_local_dir
 from .stock_tools import run_stock_tool, stock_tool_path
 
 __all__ = [

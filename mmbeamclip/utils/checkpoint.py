@@ -12,7 +12,6 @@ holds beyond that, found with
 import os.path as osp
 import pickle
 from collections import OrderedDict
-
 from typing import Optional
 
 import numpy as np

@@ -12,7 +12,7 @@ import os
 import os.path as osp
 import shutil
 import tempfile
-from typing import Callable, IO, Iterator
+from typing import IO, Callable, Iterator
 
 import torch
 

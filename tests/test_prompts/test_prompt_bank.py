@@ -33,7 +33,8 @@ def test_format_prompts():
 
 def test_mean_aggregate_is_the_clip_ensemble():
     enc = CountingEncoder()
-    prompts = format_prompts(['cat', 'dog', 'crane'], ['a {}.', 'b {}', 'c {}'])
+    prompts = format_prompts(['cat', 'dog', 'crane'],
+                             ['a {}.', 'b {}', 'c {}'])
     bank, labels = build_prompt_bank(enc, prompts, batch_size=4,
                                      progress=False)
     assert bank.shape == (3, 8) and labels.tolist() == [0, 1, 2]
@@ -53,7 +54,7 @@ def test_none_aggregate_keeps_every_prompt():
 
 
 @pytest.mark.parametrize('prompts,match', [([], 'empty class list'),
-                                            ([['a'], []], 'no prompts')])
+                                           ([['a'], []], 'no prompts')])
 def test_bad_inputs(prompts, match):
     with pytest.raises(ValueError, match=match):
         build_prompt_bank(CountingEncoder(), prompts, progress=False)

@@ -169,4 +169,3 @@ CASES = [
     Case('knn-k-zero', 'clear-error', _knn_k0, ValueError, ('k must be', ),
          '`knn_eval.py --k 0`: clear error'),
 ]
-

@@ -9,8 +9,7 @@ from teacher_cache_helpers import cached_config
 
 import mmbeamclip  # noqa: F401
 from mmbeamclip.datasets.transforms import ReplayCachedView, find_transforms
-from mmbeamclip.teacher_cache import (CacheMismatchError, CacheMissError,
-                                      TeacherTargetCache,
+from mmbeamclip.teacher_cache import (CacheMismatchError, TeacherTargetCache,
                                       build_teacher_cache_from_config,
                                       dataset_fingerprint, read_manifest)
 from mmbeamclip.teacher_cache.store import shard_path

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 from mmengine.registry import init_default_scope
-from mmpretrain.registry import DATASETS, MODELS
+from mmpretrain.registry import DATASETS
 from PIL import Image
 from teacher_cache_helpers import cached_config
 

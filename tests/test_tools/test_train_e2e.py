@@ -7,7 +7,6 @@ import glob
 import os
 import os.path as osp
 import shutil
-import socket
 import subprocess
 import sys
 
@@ -22,9 +21,11 @@ import mmbeamclip  # noqa: F401
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CPU_CONFIG = osp.join(
-    ROOT, 'configs/beamclip/beamclip_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py')
+    ROOT, 'configs/beamclip/'
+    'beamclip_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py')
 LINEAR_CONFIG = osp.join(
-    ROOT, 'configs/beamclip/benchmarks/resnet18_8xb512-linear-coslr-90e_in1k.py')
+    ROOT,
+    'configs/beamclip/benchmarks/resnet18_8xb512-linear-coslr-90e_in1k.py')
 MOCO_LINEAR_CONFIG = osp.join(
     ROOT,
     'configs/beamclip/benchmarks/resnet18_8xb32-linear-steplr-100e_in1k.py')
@@ -142,16 +143,6 @@ def test_resume_with_other_prompts_warns_and_rebuilds(trained, env,
     assert 'Building the prompt bank: 2 classes, 2 prompts' in log
 
 
-def test_stock_test_tool_runs_zero_shot_val(trained, env, tiny_clip_dir):
-    work_dir, _ = trained
-    log = run([
-        sys.executable, 'tools/test.py', CPU_CONFIG,
-        osp.join(work_dir, 'epoch_2.pth'), '--work-dir', work_dir
-    ] + tiny_options(tiny_clip_dir), env)
-    assert 'Epoch(test)' in log and 'accuracy/top1' in log
-    assert 'Building the prompt bank' not in log
-
-
 def probe_options(data):
     """The ImageNet dataset read from the image folder (its two classes),
     CPU-sized, one epoch."""
@@ -170,8 +161,9 @@ def probe_options(data):
     ]
 
 
-@pytest.mark.parametrize('config', [LINEAR_CONFIG, MOCO_LINEAR_CONFIG],
-                         ids=['lars-coslr', 'moco-steplr'])
+# The LARS probe runs as the README writes it, through mmpretrain's
+# dist_train.sh (tests/test_readme_commands.py); this covers the other one.
+@pytest.mark.parametrize('config', [MOCO_LINEAR_CONFIG], ids=['moco-steplr'])
 def test_stock_mmpretrain_probe_loads_distilled_backbone(
         trained, env, tmp_path, config):
     """mmpretrain's own train script (no mmbeamclip import by the caller)
@@ -263,25 +255,3 @@ def test_build_prompt_bank_tool_fills_the_training_cache(
     ], env)
     assert 'Loaded the prompt bank from' in log
     assert 'Building the prompt bank' not in log
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def test_dist_train_two_cpu_processes(env, tiny_clip_dir, tmp_path):
-    work_dir = str(tmp_path)
-    log = run([
-        'bash', 'tools/dist_train.sh', CPU_CONFIG, '2', '--work-dir',
-        work_dir
-    ] + tiny_options(tiny_clip_dir) + ['train_cfg.max_epochs=1'],
-              dict(env, PORT=str(_free_port())))
-    assert 'Distributed training: True' in log
-    # 16 images over 2 ranks x batch 4: 2 iterations per epoch
-    assert 'Epoch(train) [1][2/2]' in log
-    ckpt = torch.load(
-        osp.join(work_dir, 'epoch_1.pth'), map_location='cpu',
-        weights_only=False)
-    assert ckpt['meta']['mmbeamclip']['world_size'] == 2

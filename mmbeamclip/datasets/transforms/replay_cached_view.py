@@ -227,4 +227,3 @@ class ReplayCachedView(RandomResizedCrop, CachedViewRecipe):
         return (f'{self.__class__.__name__}(cache_dir={self.cache_dir!r}, '
                 f'view_sampling={self.view_sampling!r}, '
                 f'spec={self.view_spec()})')
-

@@ -6,7 +6,6 @@ from mmengine.logging import MMLogger
 from mmpretrain.registry import MODELS
 
 from mmbeamclip.teacher_cache import CacheMismatchError, TeacherTargetCache
-
 from .base import BaseTeacher
 from .identity import open_clip_teacher_id
 

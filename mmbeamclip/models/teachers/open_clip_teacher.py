@@ -12,7 +12,6 @@ from open_clip.transformer import QuickGELU
 
 from mmbeamclip.utils.local_dir import (CONFIG_FILE, LOCAL_DIR_PREFIX,
                                         read_local_dir_config)
-
 from .base import BaseTeacher
 from .identity import check_precision, open_clip_teacher_id
 from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, InputPreprocessing

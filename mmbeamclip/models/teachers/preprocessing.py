@@ -124,4 +124,3 @@ def input_preprocessing_of(preprocessor) -> InputPreprocessing:
             _three(preprocessor.std, 'std', owner), order)
     except ValueError as e:
         raise ValueError(f'{owner}: {e}') from e
-

@@ -165,7 +165,6 @@ def _rank_worker(rank, world_size, port, teacher_cfg, out_dir):
         init_method=f'tcp://127.0.0.1:{port}',
         rank=rank,
         world_size=world_size)
-    import mmbeamclip  # noqa: F401
     model = build_model(teacher_cfg)
     calls = count_text_calls(model)
     hook = PromptBankHook(

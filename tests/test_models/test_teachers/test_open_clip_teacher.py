@@ -269,8 +269,8 @@ def test_text_only_teacher_has_no_image_tower(tiny_teacher_cfg):
         text.encode_image(torch.zeros(1, 3, 32, 32))
 
 
-def test_staging_checks_the_folder_before_downloading(registered_tiny_model,
-                                                     tmp_path, monkeypatch):
+def test_staging_checks_the_folder_before_downloading(
+        registered_tiny_model, tmp_path, monkeypatch):
     import open_clip
     calls = []
     monkeypatch.setattr(open_clip, 'create_model',
