@@ -255,3 +255,59 @@ def test_build_prompt_bank_tool_fills_the_training_cache(
     ], env)
     assert 'Loaded the prompt bank from' in log
     assert 'Building the prompt bank' not in log
+
+
+# Written by main at 5168501, before the restructure (issue #9), with
+# PYTHONPATH at that commit: tests/conftest.py's tiny teacher and image
+# folder, then
+#   DATA_ROOT=images python tools/train.py \
+#       configs/beamclip/beamclip_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py \
+#       --cfg-options <tiny teacher and loaders, as tiny_options> \
+#       model.backbone.base_channels=8 model.neck.in_channels=64 \
+#       model.neck.hid_channels=64 train_cfg.max_epochs=2
+# (a ResNet-18 of width 8 keeps the file at 1.7 MB).
+OLD_CHECKPOINT = osp.join(ROOT, 'tests', 'data',
+                          'beamclip_tiny_main-5168501_epoch_1.pth')
+NARROW = ['model.backbone.base_channels=8', 'model.neck.hid_channels=64']
+
+
+def test_checkpoint_from_before_the_restructure(env, tiny_clip_dir, tmp_path):
+    """Resume, tools/test.py and the stock probe of an old checkpoint."""
+    work_dir = str(tmp_path / 'resumed')
+    log = run([
+        sys.executable, 'tools/train.py', CPU_CONFIG, '--work-dir', work_dir,
+        '--resume', OLD_CHECKPOINT
+    ] + tiny_options(tiny_clip_dir) + NARROW, env)
+    assert 'resumed epoch: 1, iter: 4' in log
+    # Teacher ids now hash the whole weight file: the old bank is rebuilt.
+    assert 'rebuilding it for the current config' in log
+    assert 'Epoch(train) [2][' in log and 'Epoch(train) [1][' not in log
+    ckpt = torch.load(
+        osp.join(work_dir, 'epoch_2.pth'), map_location='cpu',
+        weights_only=False)
+    assert ckpt['meta']['epoch'] == 2
+
+    log = run([
+        sys.executable, 'tools/test.py', CPU_CONFIG, OLD_CHECKPOINT,
+        '--work-dir', str(tmp_path / 'test')
+    ] + tiny_options(tiny_clip_dir) + NARROW, env)
+    assert 'Epoch(test)' in log and 'accuracy/top1' in log
+
+    probe_dir = str(tmp_path / 'probe')
+    run([
+        sys.executable,
+        stock_train_script(), MOCO_LINEAR_CONFIG, '--work-dir', probe_dir,
+        '--cfg-options',
+        f'model.backbone.init_cfg.checkpoint={OLD_CHECKPOINT}',
+        'model.backbone.base_channels=8', 'model.neck.in_channels=64',
+        'model.head.in_channels=64'
+    ] + probe_options(env['DATA_ROOT']), env)
+    source = torch.load(OLD_CHECKPOINT, map_location='cpu',
+                        weights_only=False)['state_dict']
+    probed = torch.load(
+        osp.join(probe_dir, 'epoch_1.pth'), map_location='cpu',
+        weights_only=False)['state_dict']
+    keys = [k for k in source if k.startswith('backbone.')]
+    assert keys
+    for key in keys:
+        assert torch.equal(probed[key], source[key]), key
