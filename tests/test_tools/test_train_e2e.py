@@ -261,7 +261,8 @@ def test_build_prompt_bank_tool_fills_the_training_cache(
 # PYTHONPATH at that commit: tests/conftest.py's tiny teacher and image
 # folder, then
 #   DATA_ROOT=images python tools/train.py \
-#       configs/beamclip/beamclip_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py \
+#       configs/beamclip/\
+#           beamclip_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py \
 #       --cfg-options <tiny teacher and loaders, as tiny_options> \
 #       model.backbone.base_channels=8 model.neck.in_channels=64 \
 #       model.neck.hid_channels=64 train_cfg.max_epochs=2
