@@ -17,9 +17,17 @@ imported, i.e. through ``custom_imports`` in the stock ``tools/train.py`` /
    ``torch.cuda.set_device`` and asks for NCCL, and ``Runner.wrap_model``
    passes ``device_ids`` to DDP. Without CUDA we initialise gloo and wrap
    without device ids. Nothing changes when CUDA is available.
+3. An empty or undecodable image stops the data pipeline with OpenCV's
+   ``!buf.empty()`` assertion or Pillow's "cannot identify image file
+   <BytesIO>", neither of which names the file. mmcv's
+   ``LoadImageFromFile`` is wrapped to re-raise with the image path and its
+   size; what it returns is unchanged.
 """
+import os.path as osp
+
 import torch
 import torch.distributed as torch_dist
+from mmcv.transforms import LoadImageFromFile
 from mmengine.dist import utils as dist_utils
 from mmengine.model.wrappers import MMDistributedDataParallel
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -49,6 +57,23 @@ def _ddp_init(self, module, detect_anomalous_params=False, **kwargs):
         **kwargs)
 
 
+class UnreadableImageError(ValueError):
+    """An image file that cannot be decoded (empty, truncated, not an
+    image)."""
+
+
+def _load_image(self, results):
+    try:
+        return _load_image.orig(self, results)
+    except Exception as e:
+        path = results.get('img_path')
+        size = (f'{osp.getsize(path)} bytes'
+                if isinstance(path, str) and osp.isfile(path) else 'missing')
+        raise UnreadableImageError(
+            f'Could not read the image {path!r} ({size}): '
+            f'{type(e).__name__}: {e}. Remove or replace the file.') from e
+
+
 def apply():
     """Apply all patches once; later calls are no-ops."""
     if getattr(dist_utils, _PATCHED, False):
@@ -58,4 +83,6 @@ def apply():
     dist_utils._init_dist_pytorch = _init_dist_pytorch
     _ddp_init.orig = MMDistributedDataParallel.__init__
     MMDistributedDataParallel.__init__ = _ddp_init
+    _load_image.orig = LoadImageFromFile.transform
+    LoadImageFromFile.transform = _load_image
     setattr(dist_utils, _PATCHED, True)

@@ -21,6 +21,22 @@ def _build(**changes):
     return lambda ctx: MODELS.build(_model_cfg(ctx, **changes))
 
 
+def _zero_byte_image(ctx):
+    from conftest import write_image_folder
+    from mmpretrain.registry import DATASETS
+    root = write_image_folder(ctx.tmp_path / 'images')
+    empty = ctx.tmp_path / 'images' / 'train' / 'n01440764' / '0.JPEG'
+    empty.write_bytes(b'')
+    dataset = DATASETS.build(
+        dict(
+            type='CustomDataset',
+            data_root=root,
+            data_prefix='train',
+            pipeline=[dict(type='LoadImageFromFile')]))
+    for i in range(len(dataset)):
+        dataset[i]
+
+
 CASES = [
     Case(
         id='neck-in-channels-mismatch',
@@ -95,4 +111,13 @@ CASES = [
         words=('init_cfg', 'teacher'),
         what='a model-level `init_cfg` (would re-initialise the frozen '
         'teacher): refused, pointing at the backbone\'s `init_cfg`'),
+    Case(
+        id='zero-byte-image',
+        category='traceback',
+        run=_zero_byte_image,
+        expect=ValueError,
+        words=('0.JPEG', '0 bytes', 'could not read the image'),
+        what='a zero-byte (or undecodable) image in the data: an error '
+        'naming the file and its size, instead of OpenCV\'s `!buf.empty()` '
+        'or Pillow\'s "cannot identify image file <BytesIO>"'),
 ]
