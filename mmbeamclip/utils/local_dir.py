@@ -7,7 +7,7 @@ all written here, so they load through one path.
 """
 import json
 import os.path as osp
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
@@ -23,6 +23,7 @@ def write_local_dir(out_dir: str,
                     state_dict: dict,
                     preprocess_cfg: Optional[dict] = None,
                     extra_files: Optional[dict] = None,
+                    write_extra: Optional[Callable[[str], None]] = None,
                     **extra) -> str:
     """Write an open_clip ``local-dir:`` folder atomically.
 
@@ -34,6 +35,9 @@ def write_local_dir(out_dir: str,
         preprocess_cfg (dict, optional): ``mean``, ``std``, ``size``...
         extra_files (dict, optional): ``{name: source path}`` copied into
             the folder (e.g. a Hugging Face text tower).
+        write_extra (Callable, optional): Called with the (temporary)
+            folder to write more files into it, e.g. a Hugging Face
+            tokenizer's ``save_pretrained``.
         **extra: More JSON fields for the config file (e.g. ``source``).
 
     Returns:
@@ -49,6 +53,8 @@ def write_local_dir(out_dir: str,
         with open(osp.join(tmp, CONFIG_FILE), 'w', encoding='utf-8') as f:
             json.dump(config, f, indent=2)
         torch.save(state_dict, osp.join(tmp, WEIGHTS_FILE))
+        if write_extra is not None:
+            write_extra(tmp)
     return LOCAL_DIR_PREFIX + out_dir
 
 

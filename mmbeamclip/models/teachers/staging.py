@@ -74,10 +74,16 @@ def stage_open_clip(model_name: str,
     if force_quick_gelu:
         model_cfg['quick_gelu'] = True
     preprocess = dict(open_clip.get_model_preprocess_cfg(model))
+    # open_clip reads a local-dir: model's Hugging Face tokenizer (SigLIP,
+    # HF text towers) from the folder itself, so it travels with the weights.
+    hf_tokenizer = getattr(open_clip.get_tokenizer(model_name), 'tokenizer',
+                           None)
+    save_tokenizer = getattr(hf_tokenizer, 'save_pretrained', None)
     return write_local_dir(
         out_dir,
         model_cfg,
         model.state_dict(),
         preprocess_cfg=preprocess,
+        write_extra=save_tokenizer,
         source=dict(
             model_name=model_name, pretrained=osp.basename(pretrained)))

@@ -302,3 +302,51 @@ def test_staged_teacher_honours_the_umask(tiny_clip_dir,
     assert os.stat(folder).st_mode & 0o777 == 0o755
     for name in os.listdir(folder):
         assert os.stat(folder / name).st_mode & 0o777 == 0o644, name
+
+
+def test_staging_keeps_the_hugging_face_tokenizer(tmp_path, monkeypatch):
+    """A SigLIP-style model's HF tokenizer travels into the staged folder:
+    the folder loads and tokenizes the same once the source is gone."""
+    from open_clip import factory
+    from open_clip.model import CustomTextCLIP
+    from teacher_families import save_sentencepiece_like_tokenizer
+    tok_dir = str(tmp_path / 'tokenizer')
+    vocab_size = save_sentencepiece_like_tokenizer(tok_dir)
+    cfg = dict(
+        embed_dim=32,
+        init_logit_bias=-10,
+        custom_text=True,
+        vision_cfg=dict(
+            image_size=32, layers=1, width=32, patch_size=8, head_width=16),
+        text_cfg=dict(
+            context_length=16,
+            vocab_size=vocab_size,
+            hf_tokenizer_name=tok_dir,
+            width=32,
+            heads=2,
+            layers=1,
+            no_causal_mask=True,
+            pool_type='last'))
+    monkeypatch.setattr(factory, '_MODEL_CONFIGS',
+                        dict(factory._MODEL_CONFIGS))
+    monkeypatch.setattr(factory, '_MODEL_CONFIG_PATHS',
+                        list(factory._MODEL_CONFIG_PATHS))
+    configs = tmp_path / 'configs'
+    configs.mkdir()
+    (configs / 'tiny-staged-siglip.json').write_text(json.dumps(cfg))
+    factory.add_model_config(configs)
+    torch.manual_seed(0)
+    model = CustomTextCLIP(
+        **{k: v for k, v in cfg.items() if k != 'custom_text'})
+    weights = str(tmp_path / 'weights.bin')
+    torch.save(model.state_dict(), weights)
+    direct = OpenCLIPTeacher('tiny-staged-siglip', pretrained=weights)
+    text = ['a photo of a cat.', 'a dog']
+    expected = direct.encode_text(text)
+
+    out = str(tmp_path / 'staged')
+    stage_open_clip('tiny-staged-siglip', weights, out)
+    assert os.path.isfile(os.path.join(out, 'tokenizer.json'))
+    shutil.rmtree(tok_dir)
+    staged = OpenCLIPTeacher('whatever', pretrained=f'local-dir:{out}')
+    assert torch.equal(staged.encode_text(text), expected)
