@@ -2,7 +2,8 @@
 
 One parametrised run per student on a tiny image folder with the tiny
 teacher (1 epoch, 2 iterations at 32 px), then the shipped probe config of
-that student loads the checkpoint bit-exact and trains only its head.
+that student loads the checkpoint bit-exact and trains only its head, and
+the TorchScript export of the student matches the mmpretrain backbone.
 """
 import os
 import os.path as osp
@@ -107,3 +108,28 @@ def test_student_trains_and_probes(student, data, tiny_clip_dir, tmp_path):
     for key, value in probe.backbone.state_dict().items():
         assert torch.equal(value, backbone['backbone.' + key]), key
     assert not torch.equal(probe.head.fc.weight.detach(), head_before)
+
+    # The one-line deployment export of this student: the TorchScript file
+    # written by tools/extract_student.py gives the mmpretrain backbone's
+    # features.
+    exported = str(tmp_path / 'student.pt')
+    proc = subprocess.run([
+        sys.executable, 'tools/extract_student.py', ckpt, exported,
+        '--format', 'torchscript', '--input-size', '32'
+    ],
+                          cwd=ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    scripted = torch.jit.load(exported)
+    x = torch.randn(2, 3, 32, 32)
+    probe.backbone.load_state_dict(
+        {k[len('backbone.'):]: v for k, v in backbone.items()})
+    probe.backbone.eval()
+    with torch.no_grad():
+        want, got = probe.backbone(x), scripted(x)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
