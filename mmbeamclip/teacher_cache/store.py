@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mmbeamclip.utils.fileio import atomic_write
+from mmbeamclip.utils.fileio import atomic_write, sha256_file
 
 CACHE_VERSION = 2
 MANIFEST = 'manifest.json'
@@ -66,18 +66,14 @@ def shard_bounds(num_samples: int, shard_size: int) -> List[Tuple[int, int]]:
             for s in range(0, num_samples, shard_size)]
 
 
-def _sha256(path: str) -> str:
-    with open(path, 'rb') as f:
-        return hashlib.file_digest(f, 'sha256').hexdigest()
-
-
 def shard_record(cache_dir: str, shard: int) -> Dict[str, dict]:
     """Size and sha256 of both files of a shard, as the manifest keeps them.
     """
     record = {}
     for kind in SHARD_KINDS:
         path = shard_path(cache_dir, shard, kind)
-        record[kind] = dict(bytes=os.path.getsize(path), sha256=_sha256(path))
+        record[kind] = dict(
+            bytes=os.path.getsize(path), sha256=sha256_file(path))
     return record
 
 
@@ -362,7 +358,7 @@ class TeacherTargetCache:
                              shard_path(self.cache_dir, shard, 'emb'))
             for kind in SHARD_KINDS:
                 path = shard_path(self.cache_dir, shard, kind)
-                if _sha256(path) != record[kind]['sha256']:
+                if sha256_file(path) != record[kind]['sha256']:
                     raise CacheMismatchError(
                         f'{path} does not match the sha256 the manifest '
                         'records: it was edited or damaged after the build. '

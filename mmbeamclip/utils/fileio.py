@@ -8,6 +8,7 @@ for any ``open(path, 'w')``, so caches under a shared folder stay readable
 by the team.
 """
 import contextlib
+import hashlib
 import os
 import os.path as osp
 import shutil
@@ -30,6 +31,23 @@ def cache_root(*parts: str) -> str:
     """
     root = os.environ.get(CACHE_ENV, osp.join('~', '.cache', 'mmbeamclip'))
     return osp.abspath(osp.join(osp.expanduser(root), *parts))
+
+
+def sha256_file(path: str, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a whole file, read in chunks (any size, constant memory).
+
+    Args:
+        path (str): The file.
+        chunk_size (int): Bytes per read. Defaults to 1 MiB.
+
+    Returns:
+        str: The hex digest.
+    """
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(chunk_size), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _umask() -> int:

@@ -13,6 +13,7 @@ from typing import Dict, Optional, Tuple
 
 import open_clip
 
+from mmbeamclip.utils.fileio import sha256_file
 from mmbeamclip.utils.local_dir import CONFIG_FILE, LOCAL_DIR_PREFIX
 
 # The precisions open_clip's create_model understands.
@@ -45,8 +46,7 @@ def file_sha256(path: str) -> str:
     stat = os.stat(real)
     key = (real, stat.st_mtime_ns, stat.st_size)
     if key not in _DIGESTS:
-        with open(real, 'rb') as f:
-            _DIGESTS[key] = hashlib.file_digest(f, 'sha256').hexdigest()
+        _DIGESTS[key] = sha256_file(real)
     return _DIGESTS[key]
 
 

@@ -193,13 +193,13 @@ def test_weight_file_hashed_once_per_version(tmp_path, monkeypatch):
     path = tmp_path / 'w.bin'
     path.write_bytes(b'x' * 1000)
     calls = []
-    digest = hashlib.file_digest
+    digest = identity.sha256_file
 
-    def counting(f, name):
-        calls.append(name)
-        return digest(f, name)
+    def counting(p):
+        calls.append(p)
+        return digest(p)
 
-    monkeypatch.setattr(identity.hashlib, 'file_digest', counting)
+    monkeypatch.setattr(identity, 'sha256_file', counting)
     first = identity.file_sha256(str(path))
     assert identity.file_sha256(str(path)) == first
     assert len(calls) == 1
