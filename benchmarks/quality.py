@@ -50,6 +50,10 @@ def parse_args(argv=None):
     parser.add_argument('--epochs', type=int, default=None,
                         help="pre-training epochs; defaults to the "
                         "profile's")
+    parser.add_argument(
+        '--no-stock-probe', action='store_true',
+        help='only the converged probe (skip the stock SGD linear probe '
+        'through train.py, about a minute per run on a 2-core CPU)')
     parser.add_argument('--results', default=None,
                         help='where the Quality section goes; defaults to '
                         'benchmarks/RESULTS.md (quick/full profiles only)')
@@ -68,7 +72,7 @@ def parse_args(argv=None):
         'JSON of this profile')
     parser.add_argument('--out-prefix', default=None,
                         help='JSON/plot prefix; defaults to '
-                        'benchmarks/quality_<profile>')
+                        'benchmarks/quality_<profile>_<data folder name>')
     return parser.parse_args(argv)
 
 
@@ -90,6 +94,7 @@ def run(profile: str = 'quick',
         rows: Optional[List[str]] = None,
         seeds: Optional[List[int]] = None,
         epochs: Optional[int] = None,
+        no_stock_probe: bool = False,
         results: Optional[str] = None,
         merge: bool = False,
         reuse_pretrain: bool = False,
@@ -104,6 +109,8 @@ def run(profile: str = 'quick',
     profile = dict(PROFILES[name])
     if epochs:
         profile['epochs'] = epochs
+    if no_stock_probe:
+        profile['stock_probe'] = False
     seeds = seeds or profile['seeds']
     rows = rows or list(DEFAULT_ROWS)
     for r in rows:
@@ -111,16 +118,20 @@ def run(profile: str = 'quick',
             raise SystemExit(f'unknown row {r!r}; known: {list(ROWS)}')
     # Only the reported profiles write next to RESULTS.md; smoke and demo
     # runs stay in the work dir.
-    reported = name in ('quick', 'full')
+    reported = name in ('quick', 'long', 'full')
     data_root = osp.join(REPO, data_root)
     work_dir = osp.join(REPO, work_dir)
-    prefix = out_prefix or osp.join(
-        osp.join(REPO, 'benchmarks') if reported else work_dir,
-        f'quality_{name}')
+    # One JSON, plot and RESULTS.md section per (profile, data): the
+    # benchmark runs on several datasets.
+    dataset = osp.basename(osp.normpath(data_root))
+    prefix = out_prefix or (
+        osp.join(REPO, 'benchmarks', f'quality_{name}_{dataset}')
+        if reported else osp.join(work_dir, f'quality_{name}'))
+    title = f'## Quality: `{dataset}`, profile `{name}`'
     if results is None and reported:
         results = osp.join(REPO, 'benchmarks', 'RESULTS.md')
     if report_only:
-        return write_report(prefix, results)
+        return write_report(prefix, results, title)
     os.makedirs(work_dir, exist_ok=True)
     env = report.environment()
     t_start = time.time()
@@ -147,8 +158,8 @@ def run(profile: str = 'quick',
 
     runs = [
         run_row(r, data, profile, seed, work_dir, tinfo, log,
-                reuse_pretrain=reuse_pretrain) for r in rows
-        for seed in seeds
+                reuse_pretrain=reuse_pretrain, curve=seed == seeds[0])
+        for r in rows for seed in seeds
     ]
     total = round(time.time() - t_start, 1)
     commands = [command or f'python benchmarks/quality.py --profile {name}']
@@ -173,6 +184,7 @@ def run(profile: str = 'quick',
     num_images = dict(
         pretrain=data['pretrain_num'],
         probe=data['probe_num'],
+        heldout=data.get('heldout_num', 0),
         val=data['val_num'])
     out = dict(
         profile=name,
@@ -204,11 +216,12 @@ def run(profile: str = 'quick',
     with open(prefix + '.json', 'w') as f:
         json.dump(out, f, indent=1)
     log(f'wrote {prefix}.json in {total} s total')
-    _write(out, summary, prefix, results)
+    _write(out, summary, prefix, results, title)
     return out
 
 
-def _write(out: dict, summary: dict, prefix: str, results: Optional[str]):
+def _write(out: dict, summary: dict, prefix: str, results: Optional[str],
+           title: str):
     # Tables list the rows in canonical order.
     order = [r for r in ROWS if r in summary]
     tref, label = out['teacher']['reference'], out['teacher']['label']
@@ -218,15 +231,16 @@ def _write(out: dict, summary: dict, prefix: str, results: Optional[str]):
         report.write_section(
             results,
             report.section_body(out, summary, tref, label, order,
-                                osp.basename(prefix)) + _notes(prefix))
+                                osp.basename(prefix)) + _notes(prefix),
+            title)
         print(f'updated {results}')
 
 
-def write_report(prefix: str, results: Optional[str]) -> dict:
+def write_report(prefix: str, results: Optional[str], title: str) -> dict:
     """Plot and RESULTS.md section from an existing JSON."""
     with open(prefix + '.json') as f:
         out = json.load(f)
-    _write(out, summarize(out['runs']), prefix, results)
+    _write(out, summarize(out['runs']), prefix, results, title)
     return out
 
 

@@ -138,9 +138,9 @@ def run_demo(work_dir: str,
                            f'epochs at {settings["img_size"]} px, stock '
                            'tools/train.py')
         with stage('probes') as note:
-            out['random_probe'] = logreg_probe(None, data, settings)
+            out['random_probe'] = logreg_probe(None, data, settings)['val']
             out['student_probe'] = logreg_probe(res['checkpoint'], data,
-                                                settings)
+                                                settings)['val']
             note['msg'] = ('converged logistic regression on frozen '
                            'features: random init and student')
         with stage('teacher ref.') as note:

@@ -55,11 +55,38 @@ PROFILES = {
         lr=0.05,
         train_per_class=300,
         probe_per_class=100,
+        heldout_per_class=100,
         probe_epochs=10,
         val_per_class=200,
         seeds=[0, 1, 2],
         num_views=8,
         stock_probe=True,
+        proxy_max_images=3000,
+        proxy_steps=1500,
+        proxy_templates='simple_imagenet',
+        proxy_max_classes=None,
+        num_workers=2),
+    # `quick` at 4x the epochs: long enough for the rows to separate (the
+    # teacher-target cache makes the teacher a one-off cost, so a longer
+    # schedule costs only student steps). Same data, proxy and cache as
+    # `quick`; the converged probe only, with a held-out probe curve every
+    # `curve_every` epochs (first seed).
+    'long':
+    dict(
+        img_size=64,
+        teacher_size=128,
+        epochs=16,
+        batch_size=64,
+        lr=0.05,
+        train_per_class=300,
+        probe_per_class=100,
+        heldout_per_class=100,
+        probe_epochs=10,
+        val_per_class=200,
+        seeds=[0, 1, 2],
+        num_views=8,
+        stock_probe=False,
+        curve_every=4,
         proxy_max_images=3000,
         proxy_steps=1500,
         proxy_templates='simple_imagenet',
@@ -74,6 +101,7 @@ PROFILES = {
         lr=0.2,
         train_per_class=None,
         probe_per_class=None,
+        heldout_per_class=50,
         probe_epochs=100,
         val_per_class=None,
         seeds=[0, 1, 2],
@@ -93,6 +121,7 @@ PROFILES = {
         lr=0.05,
         train_per_class=None,
         probe_per_class=100,
+        heldout_per_class=None,
         probe_epochs=10,
         val_per_class=None,
         seeds=[0],
@@ -112,6 +141,7 @@ PROFILES = {
         lr=0.05,
         train_per_class=4,
         probe_per_class=4,
+        heldout_per_class=2,
         probe_epochs=1,
         val_per_class=2,
         seeds=[0],
@@ -139,12 +169,27 @@ ROWS = {
         passes=1,
         teacher=True),
     'csm': dict(
-        label='BeamCLIP CSM (plain prompts)',
+        label='BeamCLIP CSM, dataset-class anchors',
         config='csm_resnet18.py',
         passes=1,
         teacher=True),
+    'csm_in1k': dict(
+        label='BeamCLIP CSM, ImageNet-1k anchors',
+        config='csm_in1k_resnet18.py',
+        passes=1,
+        teacher=True),
+    'csm_generic': dict(
+        label='BeamCLIP CSM, generic vocabulary anchors',
+        config='csm_generic_resnet18.py',
+        passes=1,
+        teacher=True),
+    'csm_wordnet': dict(
+        label='BeamCLIP CSM, raw WordNet-name anchors',
+        config='csm_wordnet_resnet18.py',
+        passes=1,
+        teacher=True),
     'csm_cpa': dict(
-        label='BeamCLIP CSM + CPA',
+        label='BeamCLIP CSM + CPA (raw WordNet names + hypernyms)',
         config='csm_cpa_resnet18.py',
         passes=1,
         teacher=True),
@@ -185,13 +230,39 @@ def per_class_subset(files: List[list], n: Optional[int],
     Taking a prefix of one fixed shuffle makes smaller subsets nest in
     larger ones (the probe subset lies inside the pre-training subset).
     """
+    return per_class_split(files, n, None, seed)[0]
+
+
+def per_class_split(files: List[list], n: Optional[int],
+                    heldout: Optional[int], seed: int) -> tuple:
+    """A subset (as :func:`per_class_subset`) and a held-out part of
+    ``heldout`` images per class, disjoint from it.
+
+    The held-out images come after the subset in the same seeded shuffle
+    (from its end when the subset takes everything else), so adding a
+    held-out part does not change the subset when ``n`` leaves room.
+
+    Returns:
+        tuple[list[list], list[list]]: Subset and held-out files per class.
+    """
     rng = random.Random(seed)
-    out = []
+    subset, held = [], []
     for fs in files:
         fs = list(fs)
         rng.shuffle(fs)
-        out.append(sorted(fs[:n] if n else fs))
-    return out
+        h = heldout or 0
+        if n and n + h <= len(fs):
+            subset.append(sorted(fs[:n]))
+            held.append(sorted(fs[n:n + h]))
+        else:
+            if h >= len(fs):
+                raise ValueError(
+                    f'a class has {len(fs)} train images, too few for a '
+                    f'held-out part of {h}')
+            rest = fs[:len(fs) - h]
+            subset.append(sorted(rest[:n] if n else rest))
+            held.append(sorted(fs[len(fs) - h:]))
+    return subset, held
 
 
 def write_ann(path: str, files: List[list]) -> int:
@@ -206,6 +277,11 @@ def prepare_data(data_root: str, work_dir: str, profile: dict,
                  seed: int = 0) -> dict:
     """Write the annotation files of the profile's subsets.
 
+    Besides the pre-training, probe and val subsets, a profile with
+    ``heldout_per_class`` gets a held-out part of train, disjoint from the
+    pre-training images: every choice (anchor vocabulary, method option,
+    schedule) is made on it, never on val.
+
     Returns:
         dict: ``classes``, ann file paths and file lists per subset.
     """
@@ -215,12 +291,16 @@ def prepare_data(data_root: str, work_dir: str, profile: dict,
                          'class folders')
     train = split_files(data_root, 'train', classes)
     val = split_files(data_root, 'val', classes)
-    pre = per_class_subset(train, profile['train_per_class'], seed)
+    pre, heldout = per_class_split(train, profile['train_per_class'],
+                                   profile.get('heldout_per_class'), seed)
     probe = per_class_subset(pre, profile['probe_per_class'], seed + 1)
     val = per_class_subset(val, profile['val_per_class'], seed + 2)
     os.makedirs(work_dir, exist_ok=True)
     data = dict(classes=classes, data_root=osp.abspath(data_root))
-    for name, files in (('pretrain', pre), ('probe', probe), ('val', val)):
+    subsets = [('pretrain', pre), ('probe', probe), ('val', val)]
+    if any(heldout):
+        subsets.append(('heldout', heldout))
+    for name, files in subsets:
         ann = osp.join(work_dir, f'{name}.txt')
         data[f'{name}_num'] = write_ann(ann, files)
         data[f'{name}_ann'] = ann
@@ -592,12 +672,16 @@ def run_row(row: str,
             work_dir: str,
             teacher: Optional[dict] = None,
             log=print,
-            reuse_pretrain: bool = False) -> dict:
+            reuse_pretrain: bool = False,
+            curve: bool = False) -> dict:
     """Pre-train (unless random init) and probe one row.
 
     With ``reuse_pretrain`` a finished pre-training run in the row's work
     dir is reused (e.g. to re-run only the probes); the caller vouches that
-    it was made with the same settings.
+    it was made with the same settings. With ``curve`` and a profile's
+    ``curve_every``, a checkpoint every ``curve_every`` epochs is probed on
+    the held-out train split (never val): ``probe_curve``, the
+    (epoch, accuracy) pairs that show whether the schedule is long enough.
     """
     out = dict(row=row, label=ROWS[row]['label'], seed=seed,
                passes=ROWS[row]['passes'])
@@ -605,6 +689,12 @@ def run_row(row: str,
     pre_seconds = 0.
     if ROWS[row]['config'] is not None:
         cfg = pretrain_config(row, data, profile, seed, teacher)
+        every = profile.get('curve_every') if curve else None
+        if every and data.get('heldout_files'):
+            cfg.default_hooks['checkpoint'].update(
+                interval=every, max_keep_ckpts=-1)
+        else:
+            every = None
         pre_dir = osp.join(work_dir, f'{row}_s{seed}', 'pretrain')
         res = reuse_run(pre_dir, log) if reuse_pretrain else None
         if res is None:
@@ -612,6 +702,9 @@ def run_row(row: str,
         else:
             out['pretrain_reused'] = True
         ckpt, pre_seconds = res['checkpoint'], res['seconds']
+        if every:
+            out['probe_curve'] = probe_curve(pre_dir, ckpt, data, profile,
+                                             seed)
         out['curve'] = loss_curve(res['scalars'])
         acc = last_metric(res['scalars'], 'accuracy/top1')
         if acc is not None:
@@ -626,11 +719,35 @@ def run_row(row: str,
         out['linear_probe'] = last_metric(res['scalars'], 'accuracy/top1')
         out['probe_seconds'] = res['seconds']
     t0 = time.time()
-    out['logreg_probe'] = logreg_probe(ckpt, data, profile, seed)
+    probe = logreg_probe(ckpt, data, profile, seed)
+    out['logreg_probe'] = probe['val']
+    if 'heldout' in probe:
+        out['logreg_heldout'] = probe['heldout']
     out['logreg_seconds'] = round(time.time() - t0, 1)
+    if out.get('probe_curve') is not None and 'heldout' in probe:
+        out['probe_curve'].append([profile['epochs'], probe['heldout']])
     log(f'row {row} seed {seed}: ' + json.dumps(
         {k: v for k, v in out.items() if k != 'curve'}))
     return out
+
+
+def probe_curve(pre_dir: str, final: str, data: dict, profile: dict,
+                seed: int) -> List[list]:
+    """Held-out probe accuracy of a run's intermediate checkpoints, which
+    are removed once probed (the final one is probed by the caller).
+
+    Returns:
+        list[list]: ``[epoch, held-out top-1 (%)]`` pairs, epoch order.
+    """
+    out = []
+    for path in glob.glob(osp.join(pre_dir, 'epoch_*.pth')):
+        if osp.samefile(path, final):
+            continue
+        epoch = int(osp.basename(path)[len('epoch_'):-len('.pth')])
+        acc = logreg_probe(path, data, profile, seed, splits=('heldout', ))
+        out.append([epoch, acc['heldout']])
+        os.remove(path)
+    return sorted(out)
 
 
 @torch.no_grad()
@@ -687,24 +804,31 @@ def fit_logreg(xtr: torch.Tensor, ytr: torch.Tensor, xva: torch.Tensor,
 
 
 def logreg_probe(checkpoint: Optional[str], data: dict, profile: dict,
-                 seed: int = 0) -> float:
+                 seed: int = 0,
+                 splits=('val', 'heldout')) -> Dict[str, float]:
     """:func:`fit_logreg` on a backbone's pooled features of the whole
-    image, probe subset -> val (the teacher reference's protocol).
+    image, probe subset -> val (the teacher reference's protocol), and
+    probe subset -> the held-out part of train where the data has one.
 
     Returns:
-        float: Val top-1 (%).
+        dict: ``val`` top-1 (%) and, with a held-out part, ``heldout``.
     """
     size = profile['img_size']
     root = data['data_root']
     xtr, ytr = backbone_features(checkpoint, data['probe_files'],
                                  osp.join(root, 'train'), size, seed)
-    xva, yva = backbone_features(checkpoint, data['val_files'],
-                                 osp.join(root, 'val'), size, seed)
-    return fit_logreg(xtr, ytr, xva, yva)
+    out = {}
+    for name, split in (('val', 'val'), ('heldout', 'train')):
+        if name not in splits or not data.get(f'{name}_files'):
+            continue
+        x, y = backbone_features(checkpoint, data[f'{name}_files'],
+                                 osp.join(root, split), size, seed)
+        out[name] = fit_logreg(xtr, ytr, x, y)
+    return out
 
 
-METRICS = ('linear_probe', 'logreg_probe', 'zero_shot', 'supervised_head',
-           'pretrain_seconds', 'probe_seconds')
+METRICS = ('linear_probe', 'logreg_probe', 'logreg_heldout', 'zero_shot',
+           'supervised_head', 'pretrain_seconds', 'probe_seconds')
 
 
 def mean_std(vals: List[float]) -> tuple:

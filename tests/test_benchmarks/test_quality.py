@@ -43,6 +43,62 @@ def test_subsets_nest_and_balance(data):
     assert first[0].startswith('n01440764/') and first[1] == '0'
 
 
+def test_heldout_split_is_disjoint_from_pretraining(data):
+    """Choices are made on train images no row pre-trained or probed on."""
+    assert data['heldout_num'] == 2 * SMOKE['heldout_per_class']
+    for pre, held in zip(data['pretrain_files'], data['heldout_files']):
+        assert len(held) == SMOKE['heldout_per_class']
+        assert not set(held) & set(pre)
+    # Adding a held-out part leaves the pre-training subset as it was.
+    files = [[f'{c}/{i}.JPEG' for i in range(10)] for c in 'ab']
+    pre, held = runner.per_class_split(files, 4, 3, seed=0)
+    assert pre == runner.per_class_subset(files, 4, seed=0)
+    assert all(len(h) == 3 and not set(h) & set(p)
+               for p, h in zip(pre, held))
+    # With every image in the subset, the held-out part is carved out.
+    pre, held = runner.per_class_split(files, None, 3, seed=0)
+    assert [len(p) for p in pre] == [7, 7]
+    assert all(not set(h) & set(p) for p, h in zip(pre, held))
+    with pytest.raises(ValueError, match='too few'):
+        runner.per_class_split(files, None, 10, seed=0)
+
+
+def test_probe_curve_probes_intermediate_checkpoints_on_heldout(
+        data, tmp_path, monkeypatch):
+    from mmpretrain.models import ResNet
+    run = tmp_path / 'run'
+    run.mkdir()
+    for epoch in (1, 2, 3):
+        state = ResNet(depth=18).state_dict()
+        torch.save(
+            dict(state_dict={f'backbone.{k}': v
+                             for k, v in state.items()}),
+            run / f'epoch_{epoch}.pth')
+    seen = []
+
+    def fake_probe(path, data_, profile, seed, splits):
+        seen.append((osp.basename(path), splits))
+        return dict(heldout=float(len(seen)))
+
+    monkeypatch.setattr(runner, 'logreg_probe', fake_probe)
+    curve = runner.probe_curve(str(run), str(run / 'epoch_3.pth'), data,
+                               SMOKE, 0)
+    assert sorted(seen) == [('epoch_1.pth', ('heldout', )),
+                            ('epoch_2.pth', ('heldout', ))]
+    assert [e for e, _ in curve] == [1, 2]
+    # Probed intermediate checkpoints are removed, the final one is kept.
+    assert sorted(p.name for p in run.iterdir()) == ['epoch_3.pth']
+
+
+def test_logreg_probe_scores_val_and_heldout(data):
+    pytest.importorskip('sklearn')  # the benchmark extra
+    out = runner.logreg_probe(None, data, SMOKE, 0)
+    assert set(out) == {'val', 'heldout'}
+    assert all(0 <= v <= 100 for v in out.values())
+    assert set(runner.logreg_probe(None, data, SMOKE, 0,
+                                   splits=('heldout', ))) == {'heldout'}
+
+
 def test_view_cache_is_built_once_and_matches_the_rows(teacher, data,
                                                        tmp_path):
     from mmbeamclip.teacher_cache import read_manifest
@@ -58,7 +114,7 @@ def test_view_cache_is_built_once_and_matches_the_rows(teacher, data,
     assert again['cache_dir'] == teacher['cache_dir']
     assert any('reusing' in m for m in logs)
     # Every teacher row reads this cache, views and teacher included.
-    for row in ('csm', 'featreg', 'csm_cpa', 'csm_ssl'):
+    for row in [r for r in runner.ROWS if runner.ROWS[r].get('teacher')]:
         cfg = runner.pretrain_config(row, data, SMOKE, 0, teacher)
         tg = cfg.model['target_generator']
         assert tg['type'] == 'CachedTeacher'
@@ -208,11 +264,14 @@ def test_gap_closure_and_section(tmp_path):
     assert runner.gap_closure(rows, 'csm', 'logreg_probe') is None
     md = tmp_path / 'RESULTS.md'
     md.write_text('# Results\n\n## Throughput\n\nfast\n\n## Quality\n\nold\n')
+    # One section per dataset and profile, each replaced on its own.
+    report.write_section(str(md), 'other data', '## Quality: `b`, quick')
     report.write_section(str(md), 'new table')
     report.write_section(str(md), 'newer table')
     text = md.read_text()
     assert '## Throughput\n\nfast' in text and 'old' not in text
-    assert text.count('## Quality') == 1 and 'newer table' in text
+    assert text.count('## Quality\n') == 1 and 'newer table' in text
+    assert '## Quality: `b`, quick\n\nother data' in text
     md2 = tmp_path / 'R2.md'
     md2.write_text('# Results\n\n## Quality\n\nold\n\n## Throughput\n\nfast\n')
     report.write_section(str(md2), 'new')
@@ -245,6 +304,7 @@ def test_quick_profile_plumbing(tmp_path, image_folder, tiny_clip_dir):
     for row in out['rows'].values():
         assert 0 <= row['linear_probe'] <= 100
         assert 0 <= row['logreg_probe'] <= 100
+        assert 0 <= row['logreg_heldout'] <= 100
     assert out['rows']['csm_ssl']['passes'] == 2
     assert 0 <= out['rows']['csm']['zero_shot'] <= 100
     assert out['rows']['csm']['pretrain_seconds'] > 0
