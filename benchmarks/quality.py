@@ -36,7 +36,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--data-root', default='../shared/data/imagenette-128',
         help='any ImageNet-layout folder (train/<class>/*, val/<class>/*); '
-        'relative paths are relative to the repository root')
+        'relative paths are relative to the repository root; '
+        "'fashion-mnist': Fashion-MNIST from the Debian package, exported "
+        "into the work dir at the profile's sizes (a dataset the proxy's "
+        'image tower never saw)')
     parser.add_argument('--work-dir', default='work_dirs/quality')
     parser.add_argument(
         '--teacher', default='proxy',
@@ -119,8 +122,10 @@ def run(profile: str = 'quick',
     # Only the reported profiles write next to RESULTS.md; smoke and demo
     # runs stay in the work dir.
     reported = name in ('quick', 'long', 'full')
-    data_root = osp.join(REPO, data_root)
     work_dir = osp.join(REPO, work_dir)
+    if data_root == 'fashion-mnist':
+        data_root = fashion_mnist_folder(work_dir, profile)
+    data_root = osp.join(REPO, data_root)
     # One JSON, plot and RESULTS.md section per (profile, data): the
     # benchmark runs on several datasets.
     dataset = osp.basename(osp.normpath(data_root))
@@ -218,6 +223,26 @@ def run(profile: str = 'quick',
     log(f'wrote {prefix}.json in {total} s total')
     _write(out, summary, prefix, results, title)
     return out
+
+
+def fashion_mnist_folder(work_dir: str, profile: dict) -> str:
+    """Fashion-MNIST exported as an image folder with enough images per
+    class for the profile's subsets (all of them where it takes all), at
+    its student size (at least the 28 px of the originals)."""
+    from beamclip_bench import fashion_mnist
+    n, held = profile['train_per_class'], profile.get('heldout_per_class')
+    train = n + (held or 0) if n else None
+    val = profile['val_per_class']
+    size = max(32, profile['img_size'])
+    idx_dir = fashion_mnist.find_or_fetch(osp.join(work_dir, 'deb'))
+    # The settings name the folder: an export never mixes with another.
+    return fashion_mnist.export_image_folder(
+        idx_dir,
+        osp.join(work_dir, f'fashion-mnist-{size}px-{train or "all"}-'
+                 f'{val or "all"}'),
+        train_per_class=train,
+        val_per_class=val,
+        size=size)
 
 
 def _write(out: dict, summary: dict, prefix: str, results: Optional[str],

@@ -326,3 +326,35 @@ def test_quick_profile_plumbing(tmp_path, image_folder, tiny_clip_dir):
     state = torch.load(ckpt, map_location='cpu', weights_only=False)
     assert not any(
         k.startswith('target_generator.') for k in state['state_dict'])
+
+
+def test_fashion_mnist_folder_fits_the_profile(tmp_path, monkeypatch):
+    """--data-root fashion-mnist: the idx files exported with room for the
+    profile's pre-training and held-out subsets, named by its settings."""
+    import gzip
+
+    import quality
+    from beamclip_bench import fashion_mnist
+    idx = tmp_path / 'idx'
+    idx.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, n in (('train', 5), ('t10k', 3)):
+        labels = np.repeat(np.arange(10, dtype=np.uint8), n)
+        images = rng.integers(0, 255, (len(labels), 28, 28), dtype=np.uint8)
+        with gzip.open(idx / f'{prefix}-images-idx3-ubyte.gz', 'wb') as f:
+            f.write(bytes(16) + images.tobytes())
+        with gzip.open(idx / f'{prefix}-labels-idx1-ubyte.gz', 'wb') as f:
+            f.write(bytes(8) + labels.tobytes())
+    monkeypatch.setattr(fashion_mnist, 'find_or_fetch',
+                        lambda cache_dir, log=print: str(idx))
+    profile = dict(SMOKE, train_per_class=3, heldout_per_class=1,
+                   val_per_class=2, img_size=48)
+    root = quality.fashion_mnist_folder(str(tmp_path / 'work'), profile)
+    assert osp.basename(root) == 'fashion-mnist-48px-4-2'
+    data = runner.prepare_data(root, str(tmp_path / 'work'), profile)
+    assert data['classes'] == sorted(fashion_mnist.CLASSES)
+    assert data['pretrain_num'] == 30 and data['heldout_num'] == 10
+    assert data['val_num'] == 20
+    from PIL import Image
+    first = osp.join(root, 'train', data['pretrain_files'][0][0])
+    assert Image.open(first).size == (48, 48)
