@@ -242,6 +242,72 @@ def write_section(results_md: str, body: str, title: str = SECTION):
         f.write(text)
 
 
+# Rows that make one backbone pass per image with CSM alone: the candidates
+# for "CSM with its best settings".
+CSM_ROWS = ('csm', 'csm_in1k', 'csm_generic', 'csm_wordnet', 'csm_cpa')
+
+
+def best_row(rows: Dict[str, dict], candidates=CSM_ROWS,
+             key: str = 'logreg_heldout') -> Optional[str]:
+    """The candidate with the highest mean on the held-out train split (the
+    split choices are made on; never val)."""
+    found = [n for n in candidates if rows.get(n, {}).get(key) is not None]
+    return max(found, key=lambda n: rows[n][key]) if found else None
+
+
+def difference(rows: Dict[str, dict], a: str, b: str,
+               key: str = 'logreg_probe') -> Optional[tuple]:
+    """Mean of ``a`` minus mean of ``b`` and the standard error of that
+    difference, sqrt(SE_a² + SE_b²) (independent seeds).
+
+    Returns:
+        tuple | None: ``(difference, SE)``; None where a row lacks the
+        metric or has fewer than two seeds.
+    """
+    ra, rb = rows.get(a, {}), rows.get(b, {})
+    if ra.get(key + '_se') is None or rb.get(key + '_se') is None:
+        return None
+    diff = ra[key] - rb[key]
+    return diff, (ra[key + '_se']**2 + rb[key + '_se']**2)**0.5
+
+
+def comparisons(rows: Dict[str, dict], key: str = 'logreg_probe') -> list:
+    """Markdown lines: the CSM row chosen on the held-out split against the
+    baselines, each difference with its SE and whether it is established
+    (> 2 SE), and its gap closure."""
+    best = best_row(rows)
+    if best is None:
+        return []
+    held = ', '.join(f'{rows[n]["label"]} {rows[n]["logreg_heldout"]:.1f}'
+                     for n in CSM_ROWS if rows.get(n, {}).get(
+                         'logreg_heldout') is not None)
+    lines = [
+        f'- **CSM with its best settings, chosen on the held-out train '
+        f'split** (mean converged probe there: {held}): '
+        f'**{rows[best]["label"]}**. On val:'
+    ]
+    for other in ('simclr', 'featreg', 'supervised', 'csm_ssl'):
+        if other == best or other not in rows:
+            continue
+        d = difference(rows, best, other, key)
+        if d is None:
+            continue
+        diff, se = d
+        verdict = 'established' if abs(diff) > 2 * se else \
+            'not established'
+        passes = (rows[best].get('passes'), rows[other].get('passes'))
+        cost = 'equal backbone passes' if passes[0] == passes[1] else (
+            f'{passes[0]} vs {passes[1]} backbone passes per image')
+        lines.append(f'  - vs {rows[other]["label"]}: {diff:+.1f} points '
+                     f'(SE of the difference {se:.1f}; {verdict}, > 2 SE '
+                     f'needed; {cost})')
+    gc = gap_closure(rows, best, key)
+    if gc is not None:
+        lines.append(f'  - gap closure (row − SimCLR) / (supervised − '
+                     f'SimCLR): {gc:.2f} (target ≥ 0.80)')
+    return lines
+
+
 def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
                  teacher_label: str, order: List[str], prefix: str) -> str:
     """Markdown of the ``## Quality`` section for one benchmark run."""
@@ -261,6 +327,7 @@ def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
         f'![linear probe and training curves]({prefix}.png) '
         f'(raw numbers: `benchmarks/{prefix}.json`)',
         '',
+        *comparisons(rows),
         '- **Numbers:** mean ± sample standard deviation over the seeds, '
         'with the standard error of the mean (SE = std / √n) of each '
         'number; compare two rows only where they differ by several SE. '

@@ -358,3 +358,36 @@ def test_fashion_mnist_folder_fits_the_profile(tmp_path, monkeypatch):
     from PIL import Image
     first = osp.join(root, 'train', data['pretrain_files'][0][0])
     assert Image.open(first).size == (48, 48)
+
+
+def test_best_csm_row_is_chosen_on_heldout_and_compared_with_se():
+    """The held-out split picks the CSM row, never val; each difference
+    carries sqrt(SE_a^2 + SE_b^2) and is 'established' only beyond 2 SE."""
+    vals = {
+        # row: (val, held-out) per seed
+        'csm': ([40., 41., 42.], [50., 50., 50.]),
+        'csm_in1k': ([45., 45.5, 46.], [49., 49., 49.]),  # better on val
+        'simclr': ([30., 31., 32.], [30., 30., 30.]),
+        'featreg': ([39., 41., 43.], [40., 40., 40.]),
+        'supervised': ([45., 45., 45.], [45., 45., 45.]),
+    }
+    rows = runner.summarize([
+        dict(row=r, label=r, seed=s, logreg_probe=v[0][s],
+             logreg_heldout=v[1][s]) for r, v in vals.items()
+        for s in range(3)
+    ])
+    assert report.best_row(rows) == 'csm'
+    diff, se = report.difference(rows, 'csm', 'featreg')
+    a, b = np.array(vals['csm'][0]), np.array(vals['featreg'][0])
+    assert diff == pytest.approx(a.mean() - b.mean())
+    assert se == pytest.approx(
+        np.sqrt(a.var(ddof=1) / 3 + b.var(ddof=1) / 3))
+    text = '\n'.join(report.comparisons(rows))
+    assert '**csm**' in text
+    assert ('vs simclr: +10.0 points (SE of the difference 0.8; '
+            'established, > 2 SE needed; 1 vs 2 backbone passes per image)'
+            ) in text
+    assert ('vs featreg: +0.0 points (SE of the difference 1.3; not '
+            'established, > 2 SE needed; equal backbone passes)') in text
+    # (41 - 31) / (45 - 31)
+    assert 'gap closure (row − SimCLR) / (supervised − SimCLR): 0.71' in text
