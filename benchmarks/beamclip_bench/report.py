@@ -353,10 +353,11 @@ def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
         'pre-training image (`CachedTeacher` + `ReplayCachedView` + '
         '`CachedViewHook`); every teacher row replays view '
         '(epoch + index) mod N and reads the teacher\'s embedding of exactly '
-        'that crop. One cache served every teacher row and seed; built in '
-        f'{out["teacher"]["setup_seconds"]:.0f} s with the teacher '
-        '(not included in the rows\' wall times). In the SSL row, view 0 is '
-        'the replayed view.',
+        'that crop. One cache served every teacher row and seed. Teacher '
+        'setup of this run (the teacher and its cache, each built or reused '
+        'if complete, and the teacher reference): '
+        f'{out["teacher"]["setup_seconds"]:.0f} s, not included in the '
+        'rows\' wall times. In the SSL row, view 0 is the replayed view.',
         '- **Linear probes, identical for every row** (frozen backbone, '
         f'{n["probe"]} labelled train images, {s["img_size"]} px): '
         '*converged* = scikit-learn L-BFGS logistic regression on '
