@@ -199,8 +199,8 @@ def plot(rows: Dict[str, dict], teacher: Optional[dict], path: str,
     ax1.invert_yaxis()
     ax1.set_xlabel('linear-probe top-1 (%), error bar: std over seeds')
     ax1.legend(fontsize=7, loc='lower right')
-    for y, v in zip(ys, conv):
-        ax1.text(v + 0.5, y - 0.2, f'{v:.1f}', va='center', fontsize=7)
+    for y, v, e in zip(ys, conv, conv_err):
+        ax1.text(v + e + 0.8, y - 0.2, f'{v:.1f}', va='center', fontsize=7)
     for n in order:
         if n not in rows:
             continue
