@@ -255,7 +255,7 @@ def per_class_split(files: List[list], n: Optional[int],
             subset.append(sorted(fs[:n]))
             held.append(sorted(fs[n:n + h]))
         else:
-            if h >= len(fs):
+            if h and h >= len(fs):
                 raise ValueError(
                     f'a class has {len(fs)} train images, too few for a '
                     f'held-out part of {h}')
