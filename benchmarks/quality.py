@@ -59,7 +59,8 @@ def parse_args(argv=None):
         'through train.py, about a minute per run on a 2-core CPU)')
     parser.add_argument('--results', default=None,
                         help='where the Quality section goes; defaults to '
-                        'benchmarks/RESULTS.md (quick/full profiles only)')
+                        'benchmarks/RESULTS.md (quick, long and full '
+                        'profiles only)')
     parser.add_argument(
         '--merge', action='store_true',
         help='keep the runs (row, seed) of an earlier JSON of this profile '
