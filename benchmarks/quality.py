@@ -125,7 +125,9 @@ def run(profile: str = 'quick',
     reported = name in ('quick', 'long', 'full')
     work_dir = osp.join(REPO, work_dir)
     if data_root == 'fashion-mnist':
-        data_root = fashion_mnist_folder(work_dir, profile)
+        # A report needs only the folder's name, not the export.
+        data_root = fashion_mnist_folder(work_dir, profile,
+                                         export=not report_only)
     data_root = osp.join(REPO, data_root)
     # One JSON, plot and RESULTS.md section per (profile, data): the
     # benchmark runs on several datasets.
@@ -226,23 +228,23 @@ def run(profile: str = 'quick',
     return out
 
 
-def fashion_mnist_folder(work_dir: str, profile: dict) -> str:
-    """Fashion-MNIST exported as an image folder with enough images per
-    class for the profile's subsets (all of them where it takes all), at
-    its student size (at least the 28 px of the originals)."""
+def fashion_mnist_folder(work_dir: str, profile: dict,
+                         export: bool = True) -> str:
+    """Fashion-MNIST as an image folder with enough images per class for
+    the profile's subsets (all of them where it takes all), at its student
+    size (at least the 28 px of the originals); exported unless ``export``
+    is False (the folder's path only)."""
     from beamclip_bench import fashion_mnist
     n, held = profile['train_per_class'], profile.get('heldout_per_class')
     train = n + (held or 0) if n else None
     val = profile['val_per_class']
     size = max(32, profile['img_size'])
-    idx_dir = fashion_mnist.find_or_fetch(osp.join(work_dir, 'deb'))
     # The settings name the folder: an export never mixes with another.
-    return fashion_mnist.export_image_folder(
-        idx_dir,
-        osp.join(work_dir, f'fashion-mnist-{size}px-{train or "all"}-'
-                 f'{val or "all"}'),
-        train_per_class=train,
-        val_per_class=val,
+    name = f'fashion-mnist-{size}px-{train or "all"}-{val or "all"}'
+    if not export:
+        return osp.join(work_dir, name)
+    return fashion_mnist.image_folder(
+        work_dir, name, train_per_class=train, val_per_class=val,
         size=size)
 
 

@@ -64,10 +64,9 @@ class Stages:
 
 def fashion_mnist_folder(work_dir: str, log=print) -> str:
     """Fashion-MNIST (Debian package) exported as an image folder."""
-    idx_dir = fashion_mnist.find_or_fetch(osp.join(work_dir, 'deb'), log=log)
-    return fashion_mnist.export_image_folder(
-        idx_dir,
-        osp.join(work_dir, f'fashion-mnist-{FMNIST_SIZE}'),
+    return fashion_mnist.image_folder(
+        work_dir,
+        f'fashion-mnist-{FMNIST_SIZE}',
         train_per_class=FMNIST_TRAIN_PER_CLASS,
         val_per_class=FMNIST_VAL_PER_CLASS,
         size=FMNIST_SIZE,

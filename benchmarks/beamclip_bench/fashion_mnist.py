@@ -86,3 +86,21 @@ def export_image_folder(idx_dir: str,
         f.write(spec)
     log(f'fashion-mnist: image folder at {out}')
     return out
+
+
+def image_folder(work_dir: str,
+                 name: str,
+                 train_per_class: Optional[int],
+                 val_per_class: Optional[int],
+                 size: int,
+                 log=print) -> str:
+    """The package's idx files (fetched into ``work_dir/deb`` if needed)
+    exported as ``work_dir/name`` by :func:`export_image_folder`."""
+    idx_dir = find_or_fetch(osp.join(work_dir, 'deb'), log=log)
+    return export_image_folder(
+        idx_dir,
+        osp.join(work_dir, name),
+        train_per_class=train_per_class,
+        val_per_class=val_per_class,
+        size=size,
+        log=log)

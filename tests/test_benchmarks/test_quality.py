@@ -349,7 +349,12 @@ def test_fashion_mnist_folder_fits_the_profile(tmp_path, monkeypatch):
                         lambda cache_dir, log=print: str(idx))
     profile = dict(SMOKE, train_per_class=3, heldout_per_class=1,
                    val_per_class=2, img_size=48)
+    # A report needs only the path: nothing is exported for it.
+    path = quality.fashion_mnist_folder(str(tmp_path / 'work'), profile,
+                                        export=False)
+    assert not osp.exists(path)
     root = quality.fashion_mnist_folder(str(tmp_path / 'work'), profile)
+    assert root == path
     assert osp.basename(root) == 'fashion-mnist-48px-4-2'
     data = runner.prepare_data(root, str(tmp_path / 'work'), profile)
     assert data['classes'] == sorted(fashion_mnist.CLASSES)
