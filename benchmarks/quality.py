@@ -7,8 +7,8 @@ its embeddings of N pre-sampled views per training image once, trains every
 row with mmpretrain's stock tools/train.py on view-matched targets (same
 image size, epochs, batch, optimizer and schedule), probes every backbone
 with the same converged probe (and the stock SGD linear probe), and writes
-benchmarks/quality_<profile>.json, a plot and the "## Quality" section of
-benchmarks/RESULTS.md. See docs/benchmark.md.
+benchmarks/quality_<profile>_<data folder>.json, a plot and its "## Quality"
+section of benchmarks/RESULTS.md. See docs/benchmark.md.
 """
 import argparse
 import json
@@ -28,6 +28,8 @@ from beamclip_bench.runner import (DEFAULT_ROWS, PROFILES, ROWS,  # noqa: E402
                                    build_teacher_spec, cache_teacher,
                                    gap_closure, prepare_data, run_row,
                                    summarize, teacher_reference)
+
+from mmbeamclip.utils import atomic_write  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -164,13 +166,25 @@ def run(profile: str = 'quick',
         log(f'teacher reference: {tref}')
     teacher_seconds = round(time.time() - t0, 1)
 
+    # Row folders per (profile, data): another profile or dataset in the
+    # same work dir shares its teacher and cache but never its runs.
+    runs_dir = osp.join(work_dir, f'{name}_{dataset}')
     runs = [
-        run_row(r, data, profile, seed, work_dir, tinfo, log,
+        run_row(r, data, profile, seed, runs_dir, tinfo, log,
                 reuse_pretrain=reuse_pretrain, curve=seed == seeds[0])
         for r in rows for seed in seeds
     ]
     total = round(time.time() - t_start, 1)
     commands = [command or f'python benchmarks/quality.py --profile {name}']
+    # Merged runs may come from other machines: each run names its CPU and
+    # each invocation keeps its own hardware, load and wall time.
+    for r in runs:
+        r['hardware'] = env['hardware']['cpu']
+    invocations = [
+        dict(command=commands[0], hardware=env['hardware'],
+             versions=env['versions'], load_start=env['load_start'],
+             load_end=report.load_average(), seconds=total)
+    ]
     if merge and osp.isfile(prefix + '.json'):
         with open(prefix + '.json') as f:
             old = json.load(f)
@@ -181,6 +195,7 @@ def run(profile: str = 'quick',
         seeds = sorted({r['seed'] for r in runs})
         rows = list(dict.fromkeys(list(old['rows']) + rows))
         commands = old['commands'] + commands
+        invocations = report.invocations(old) + invocations
         total += old.get('total_seconds', 0)
         # The first run built the teacher; later ones reuse its cache.
         teacher_seconds = max(teacher_seconds,
@@ -218,11 +233,12 @@ def run(profile: str = 'quick',
             for key in ('logreg_probe', 'linear_probe')
         },
         total_seconds=total,
-        load_end=report.load_average(),
+        load_end=invocations[-1]['load_end'],
+        invocations=invocations,
         commands=commands,
         **env)
-    with open(prefix + '.json', 'w') as f:
-        json.dump(out, f, indent=1)
+    text = json.dumps(out, indent=1).encode()
+    atomic_write(prefix + '.json', lambda f: f.write(text))
     log(f'wrote {prefix}.json in {total} s total')
     _write(out, summary, prefix, results, title)
     return out

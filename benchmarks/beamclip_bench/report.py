@@ -11,6 +11,7 @@ import re
 from typing import Dict, List, Optional
 
 from mmbeamclip.prompts import imagenet_wnids
+from mmbeamclip.utils import atomic_write
 from .runner import gap_closure
 
 SECTION = '## Quality'
@@ -83,6 +84,20 @@ def environment() -> dict:
         versions=versions(), hardware=hardware(), load_start=load_average())
 
 
+def invocations(out: dict) -> List[dict]:
+    """Where the runs of a results JSON ran: one entry per invocation
+    (command, hardware, versions, load at start and end, wall seconds);
+    a JSON written before invocations were recorded counts as one."""
+    if out.get('invocations'):
+        return list(out['invocations'])
+    return [
+        dict(command='; '.join(out.get('commands', [])),
+             hardware=out.get('hardware'), versions=out.get('versions'),
+             load_start=out.get('load_start'), load_end=out.get('load_end'),
+             seconds=out.get('total_seconds'))
+    ]
+
+
 def describe_data(data_root: str, classes: List[str],
                   num_images: Dict[str, int]) -> str:
     """One sentence about the data the run was given, from the data."""
@@ -126,6 +141,48 @@ def _describe_load(out: dict) -> str:
     return (f'{start[0]:.1f} / {start[1]:.1f} / {start[2]:.1f} at the start, '
             f'{end[0]:.1f} / {end[1]:.1f} / {end[2]:.1f} at the end (1 / 5 / '
             '15 min)')
+
+
+def _describe_where(out: dict) -> List[str]:
+    """Hardware, load, wall time and versions, per invocation where the
+    runs were merged from several."""
+    calls = invocations(out)
+    gpu = any(isinstance(c['hardware'], dict) and c['hardware']['gpu']
+              for c in calls)
+    cpu_only = '' if gpu else (
+        ' CPU only: every number comes from a short CPU schedule, not the '
+        'paper\'s.')
+    versions = [c['versions'] for c in calls]
+    lines = []
+    if len(calls) == 1:
+        lines += [
+            f'- **Load average of this run** (wall times depend on it; rows '
+            f'ran one after another): {_describe_load(calls[0])}.',
+            f'- **Hardware:** {_describe_hardware(calls[0]["hardware"])}. '
+            f'Total wall time {out["total_seconds"] / 60:.1f} min.' +
+            cpu_only,
+        ]
+    else:
+        lines.append(
+            f'- **Where it ran:** {len(calls)} invocations, merged (rows ran '
+            'one after another within each; wall times compare only within '
+            'one machine, and each run names its CPU in the JSON); total '
+            f'wall time {out["total_seconds"] / 60:.1f} min.' + cpu_only)
+        lines += [
+            f'  - `{c["command"]}`: {_describe_hardware(c["hardware"])}; '
+            f'load {_describe_load(c)}; '
+            f'{(c.get("seconds") or 0) / 60:.1f} min.' for c in calls
+        ]
+    if all(v == versions[-1] for v in versions):
+        lines.append('- **Versions:** ' + ', '.join(
+            f'{k} {v}' for k, v in versions[-1].items()) + '.')
+    else:
+        lines += ['- **Versions:**'] + [
+            f'  - `{c["command"]}`: ' +
+            ', '.join(f'{k} {v}' for k, v in c['versions'].items())
+            for c in calls
+        ]
+    return lines
 
 
 def table(rows: Dict[str, dict], teacher: Optional[dict],
@@ -238,13 +295,15 @@ def write_section(results_md: str, body: str, title: str = SECTION):
         text = pattern.sub(lambda _: section + '\n', text).rstrip() + '\n'
     else:
         text = text.rstrip() + '\n\n' + section
-    with open(results_md, 'w') as f:
-        f.write(text)
+    # RESULTS.md holds every section: a crash must not truncate it.
+    data = text.encode()
+    atomic_write(results_md, lambda f: f.write(data))
 
 
 # Rows that make one backbone pass per image with CSM alone: the candidates
 # for "CSM with its best settings".
-CSM_ROWS = ('csm', 'csm_in1k', 'csm_generic', 'csm_wordnet', 'csm_cpa')
+CSM_ROWS = ('csm', 'csm_in1k', 'csm_generic', 'csm_wordnet', 'csm_cpa',
+            'csm_in1k_taueq', 'csm_in1k_taulearn', 'csm_in1k_embed')
 
 
 def best_row(rows: Dict[str, dict], candidates=CSM_ROWS,
@@ -377,15 +436,5 @@ def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
         'of the dataset\'s classes (teacher rows).',
         '- **Gap closure** = (row − SimCLR) / (supervised − SimCLR), on '
         'each probe.',
-        f'- **Load average of this run** (wall times depend on it; rows ran '
-        f'one after another): {_describe_load(out)}.',
-        f'- **Hardware:** {_describe_hardware(out["hardware"])}. Total wall '
-        f'time {out["total_seconds"] / 60:.1f} min.' + (
-            '' if isinstance(out['hardware'], dict) and
-            out['hardware']['gpu'] else
-            ' CPU only: every number comes from a short CPU schedule, not '
-            'the paper\'s.'),
-        '- **Versions:** ' + ', '.join(
-            f'{k} {v}' for k, v in out['versions'].items()) + '.',
-    ]
+    ] + _describe_where(out)
     return '\n'.join(lines)

@@ -33,9 +33,9 @@ from mmbeamclip.prompts import (build_prompt_bank, format_prompts,
                                 resolve_classnames, resolve_templates)
 from mmbeamclip.teacher_cache import (build_teacher_cache_from_config,
                                       read_manifest)
+from mmbeamclip.utils import atomic_write
 from .common import (CONFIG_DIR, IMAGE_EXTS, IMAGENET_MEAN, IMAGENET_STD,
-                     PROXY_LABEL, REPO, is_proxy, load_image,
-                     teacher_cfg)
+                     PROXY_LABEL, REPO, is_proxy, load_image, teacher_cfg)
 
 # Profiles. `quick` fits a 2-core CPU in about an hour (see
 # docs/benchmark.md for the budget); `full` is for a GPU; `demo` is
@@ -191,6 +191,21 @@ ROWS = {
     'csm_cpa': dict(
         label='BeamCLIP CSM + CPA (raw WordNet names + hypernyms)',
         config='csm_cpa_resnet18.py',
+        passes=1,
+        teacher=True),
+    'csm_in1k_taueq': dict(
+        label='BeamCLIP CSM, ImageNet-1k anchors, tau_s = tau_t',
+        config='csm_in1k_taueq_resnet18.py',
+        passes=1,
+        teacher=True),
+    'csm_in1k_taulearn': dict(
+        label='BeamCLIP CSM, ImageNet-1k anchors, learnt tau_s',
+        config='csm_in1k_taulearn_resnet18.py',
+        passes=1,
+        teacher=True),
+    'csm_in1k_embed': dict(
+        label='BeamCLIP CSM, ImageNet-1k anchors + embedding term',
+        config='csm_in1k_embed_resnet18.py',
         passes=1,
         teacher=True),
     'csm_ssl': dict(
@@ -429,12 +444,15 @@ def teacher_reference(tcfg: dict, data: dict, profile: dict,
 def build_teacher_spec(spec: str, data: dict, profile: dict, work_dir: str,
                        log=print) -> str:
     """``spec`` itself, or for ``'proxy'`` the CLIP-proxy teacher built (or
-    reused) in ``work_dir/proxy_teacher`` from the unlabeled train images."""
+    reused) in ``work_dir/proxy_teacher_<data folder>`` from the unlabeled
+    train images (one folder per dataset: a proxy of other images is
+    replaced, not reused)."""
     if spec != 'proxy':
         return spec
     from .proxy import build_proxy_teacher
+    folder = osp.basename(osp.normpath(data['data_root']))
     return build_proxy_teacher(
-        osp.join(work_dir, 'proxy_teacher'),
+        osp.join(work_dir, f'proxy_teacher_{folder}'),
         osp.join(data['data_root'], 'train'),
         max_images=profile['proxy_max_images'],
         image_size=profile['teacher_size'],
@@ -543,10 +561,15 @@ def pretrain_config(row: str, data: dict, profile: dict, seed: int,
         _set_dataset(cfg.val_dataloader, data, 'val', 'val', profile)
         cfg.test_dataloader = cfg.val_dataloader
     cfg.train_dataloader['batch_size'] = profile['batch_size']
+    # A row's paramwise settings (e.g. no decay on a learnt temperature)
+    # belong to the row, not to the budget, so they survive.
+    paramwise = cfg.get('optim_wrapper', {}).get('paramwise_cfg')
     cfg.optim_wrapper = dict(
         type='OptimWrapper',
         optimizer=dict(
             type='SGD', lr=profile['lr'], momentum=0.9, weight_decay=1e-4))
+    if paramwise:
+        cfg.optim_wrapper['paramwise_cfg'] = paramwise
     cfg.param_scheduler = [
         dict(type='CosineAnnealingLR', by_epoch=True, T_max=1, begin=0,
              end=1)
@@ -736,18 +759,30 @@ def probe_curve(pre_dir: str, final: str, data: dict, profile: dict,
     """Held-out probe accuracy of a run's intermediate checkpoints, which
     are removed once probed (the final one is probed by the caller).
 
+    Each result goes to ``probe_curve.json`` in ``pre_dir`` (atomically)
+    before its checkpoint is removed, so a reused or interrupted run keeps
+    the points already probed.
+
     Returns:
         list[list]: ``[epoch, held-out top-1 (%)]`` pairs, epoch order.
     """
-    out = []
+    record = osp.join(pre_dir, 'probe_curve.json')
+    done = {}
+    if osp.exists(record):
+        with open(record) as f:
+            done = {int(e): acc for e, acc in json.load(f)}
     for path in glob.glob(osp.join(pre_dir, 'epoch_*.pth')):
         if osp.samefile(path, final):
             continue
         epoch = int(osp.basename(path)[len('epoch_'):-len('.pth')])
-        acc = logreg_probe(path, data, profile, seed, splits=('heldout', ))
-        out.append([epoch, acc['heldout']])
+        if epoch not in done:
+            acc = logreg_probe(path, data, profile, seed,
+                               splits=('heldout', ))
+            done[epoch] = acc['heldout']
+            text = json.dumps(sorted(done.items())).encode()
+            atomic_write(record, lambda f: f.write(text))
         os.remove(path)
-    return sorted(out)
+    return [list(p) for p in sorted(done.items())]
 
 
 @torch.no_grad()

@@ -10,12 +10,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from beamclip_bench import report, runner
+from beamclip_bench.common import CONFIG_DIR, REPO, teacher_cfg
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 import mmbeamclip  # noqa: F401
-from beamclip_bench import report, runner
-from beamclip_bench.common import CONFIG_DIR, REPO, teacher_cfg
 
 SMOKE = runner.PROFILES['smoke']
 
@@ -86,8 +86,24 @@ def test_probe_curve_probes_intermediate_checkpoints_on_heldout(
     assert sorted(seen) == [('epoch_1.pth', ('heldout', )),
                             ('epoch_2.pth', ('heldout', ))]
     assert [e for e, _ in curve] == [1, 2]
-    # Probed intermediate checkpoints are removed, the final one is kept.
-    assert sorted(p.name for p in run.iterdir()) == ['epoch_3.pth']
+    assert sorted(acc for _, acc in curve) == [1.0, 2.0]
+    # Probed intermediate checkpoints are removed, the final one is kept,
+    # and the points are recorded beside it.
+    assert sorted(p.name for p in run.iterdir()) == [
+        'epoch_3.pth', 'probe_curve.json'
+    ]
+    # A reused run (--reuse-pretrain) keeps its curve without re-probing.
+    seen.clear()
+    assert runner.probe_curve(str(run), str(run / 'epoch_3.pth'), data,
+                              SMOKE, 0) == curve
+    assert seen == []
+    # An interrupted run probes only what is missing.
+    torch.save(dict(state_dict={}), run / 'epoch_2.pth')
+    torch.save(dict(state_dict={}), run / 'epoch_4.pth')
+    again = runner.probe_curve(str(run), str(run / 'epoch_3.pth'), data,
+                               SMOKE, 0)
+    assert [name for name, _ in seen] == ['epoch_4.pth']
+    assert again == curve + [[4, 1.0]]
 
 
 def test_logreg_probe_scores_val_and_heldout(data):
@@ -165,6 +181,35 @@ def test_row_configs_parse_and_build(row, data, teacher):
     x = torch.randn(2, 3, 32, 32)
     feats = model.extract_feat(x)
     assert feats[-1].shape[:2] == (2, 512)
+
+
+def test_option_rows_change_only_their_option(data, teacher):
+    """Each option row is the csm_in1k row with one loss option on; the
+    learnt temperature keeps its no-decay setting through the runner's
+    common optimizer."""
+    from mmengine.optim import build_optim_wrapper
+    base = MODELS.build(
+        runner.pretrain_config('csm_in1k', data, SMOKE, 0, teacher).model)
+    assert base.head.embed_weight == 0
+    assert base.head.loss_module.tau_s > base.head.loss_module.tau_t
+    model = MODELS.build(runner.pretrain_config(
+        'csm_in1k_taueq', data, SMOKE, 0, teacher).model)
+    assert model.head.loss_module.tau_s == model.head.loss_module.tau_t
+    model = MODELS.build(runner.pretrain_config(
+        'csm_in1k_embed', data, SMOKE, 0, teacher).model)
+    assert model.head.embed_weight == 1.0
+    cfg = runner.pretrain_config('csm_in1k_taulearn', data, SMOKE, 0, teacher)
+    model = MODELS.build(cfg.model)
+    assert model.head.loss_module.learn_tau_s
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    tau = model.head.loss_module.log_tau_s
+    groups = [g for g in wrapper.optimizer.param_groups
+              if any(p is tau for p in g['params'])]
+    assert len(groups) == 1 and groups[0]['weight_decay'] == 0
+    assert wrapper.optimizer.param_groups[0]['lr'] == SMOKE['lr']
+    decayed = [g for g in wrapper.optimizer.param_groups
+               if g['weight_decay'] > 0]
+    assert decayed, 'the common budget keeps weight decay elsewhere'
 
 
 def test_row_configs_inherit_the_shipped_configs():
@@ -314,15 +359,17 @@ def test_quick_profile_plumbing(tmp_path, image_folder, tiny_clip_dir):
     assert osp.isfile(work / 'quality_smoke.png')
     # One cache for both teacher rows; both replayed it.
     assert len(glob.glob(str(work / 'teacher_cache' / '*'))) == 1
+    # Row folders per (profile, data): other profiles never overwrite them.
+    runs = work / f'smoke_{osp.basename(osp.normpath(image_folder))}'
     for row in ('csm', 'csm_ssl'):
-        log = open(work / f'{row}_s0' / 'pretrain' / 'train.log').read()
+        log = open(runs / f'{row}_s0' / 'pretrain' / 'train.log').read()
         assert 'Teacher-target cache matches' in log
     text = results.read_text()
     assert 'No class folder' not in text  # wnid folders: ImageNet classes
     assert '2 of the 2 class folders are ImageNet-1k' in text
     assert 'Imagenette' not in text and 'three other jobs' not in text
     # Stock train.py wrote the student checkpoint; no teacher tensors in it.
-    ckpt = glob.glob(str(work / 'csm_s0' / 'pretrain' / 'epoch_1.pth'))[0]
+    ckpt = glob.glob(str(runs / 'csm_s0' / 'pretrain' / 'epoch_1.pth'))[0]
     state = torch.load(ckpt, map_location='cpu', weights_only=False)
     assert not any(
         k.startswith('target_generator.') for k in state['state_dict'])
@@ -400,3 +447,33 @@ def test_best_csm_row_is_chosen_on_heldout_and_compared_with_se():
     one = runner.summarize([dict(row='csm', label='csm', seed=0,
                                  logreg_probe=40., logreg_heldout=41.)])
     assert report.comparisons(one) == []
+
+
+def test_merged_runs_keep_where_each_invocation_ran():
+    """A JSON merged from runs on two machines names both, each with its
+    own load and wall time; an older JSON counts as one invocation."""
+    amd = dict(cpu='AMD EPYC', logical_cpus=2, usable_cpus=2,
+               torch_threads=2, gpu=None)
+    intel = dict(amd, cpu='Intel Xeon')
+    legacy = dict(commands=['python benchmarks/quality.py --rows a'],
+                  hardware=amd, versions=dict(torch='2'),
+                  load_start=[1., 1., 1.], load_end=[2., 2., 2.],
+                  total_seconds=600.)
+    calls = report.invocations(legacy)
+    assert len(calls) == 1 and calls[0]['hardware'] == amd
+    text = '\n'.join(report._describe_where(legacy))
+    assert 'AMD EPYC' in text and '10.0 min' in text
+    assert 'Where it ran' not in text
+    merged = dict(legacy, total_seconds=900., invocations=calls + [
+        dict(command='python benchmarks/quality.py --rows b',
+             hardware=intel, versions=dict(torch='3'),
+             load_start=[3., 3., 3.], load_end=[4., 4., 4.], seconds=300.)
+    ])
+    lines = report._describe_where(merged)
+    text = '\n'.join(lines)
+    assert '2 invocations' in text and '15.0 min' in text
+    assert text.index('AMD EPYC') < text.index('Intel Xeon')
+    assert '--rows a`: AMD EPYC' in text and '--rows b`: Intel Xeon' in text
+    assert '4.0 / 4.0 / 4.0 at the end' in text and '5.0 min' in text
+    # Versions that differ are given per invocation.
+    assert 'torch 2' in text and 'torch 3' in text
