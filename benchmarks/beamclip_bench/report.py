@@ -185,6 +185,11 @@ def _describe_where(out: dict) -> List[str]:
     return lines
 
 
+def _short_cpu(cpu: str) -> str:
+    """'Intel(R) Xeon(R) Processor' -> 'Intel Xeon'."""
+    return ' '.join(cpu.replace('(R)', '').replace('(TM)', '').split()[:2])
+
+
 def table(rows: Dict[str, dict], teacher: Optional[dict],
           teacher_label: str, order: List[str]) -> str:
     lines = [
@@ -194,10 +199,15 @@ def table(rows: Dict[str, dict], teacher: Optional[dict],
         '(converged / stock) | pre-train wall (s) |',
         '| --- | --- | --- | --- | --- | --- | --- | --- |'
     ]
+    # Rows run on different machines: each wall time names its CPU.
+    cpus = {c for r in rows.values() for c in r.get('hardware') or []}
     for name in order:
         if name not in rows:
             continue
         r = rows[name]
+        wall = _fmt(r, 'pretrain_seconds', 0)
+        if len(cpus) > 1 and r.get('hardware') and r.get('pretrain_seconds'):
+            wall += ' on ' + ' + '.join(_short_cpu(c) for c in r['hardware'])
         gcs = []
         for key in ('logreg_probe', 'linear_probe'):
             gc = gap_closure(rows, name, key) if name not in (
@@ -209,7 +219,7 @@ def table(rows: Dict[str, dict], teacher: Optional[dict],
             f'{_fmt(r, "logreg_probe")} | {_fmt(r, "logreg_heldout")} | '
             f'{_fmt(r, "linear_probe")} | '
             f'{_fmt(r, "zero_shot")} | {" / ".join(gcs)} | '
-            f'{_fmt(r, "pretrain_seconds", 0)} |')
+            f'{wall} |')
     if teacher:
         lines.append(f'| **ceiling:** {teacher_label} | – | '
                      f'{teacher["linear_probe"]:.1f} | – | – | '

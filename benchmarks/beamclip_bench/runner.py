@@ -885,6 +885,10 @@ def summarize(results: List[dict]) -> Dict[str, dict]:
         rows[r['row']]['runs'].append(r)
     for name, row in rows.items():
         row['passes'] = ROWS[name]['passes'] if name in ROWS else None
+        # The CPU(s) its runs ran on: wall times compare only within one.
+        row['hardware'] = sorted(
+            {r['hardware']
+             for r in row['runs'] if r.get('hardware')})
         for key in METRICS:
             vals = [r[key] for r in row['runs'] if r.get(key) is not None]
             if vals:

@@ -477,3 +477,16 @@ def test_merged_runs_keep_where_each_invocation_ran():
     assert '4.0 / 4.0 / 4.0 at the end' in text and '5.0 min' in text
     # Versions that differ are given per invocation.
     assert 'torch 2' in text and 'torch 3' in text
+    # The table's wall times name their CPU once rows ran on several.
+    runs = [
+        dict(row='csm', label='CSM', seed=0, pretrain_seconds=300.,
+             hardware='AMD EPYC 7B13'),
+        dict(row='csm_generic', label='generic', seed=0,
+             pretrain_seconds=100., hardware='Intel(R) Xeon(R) Processor'),
+    ]
+    table = report.table(runner.summarize(runs), None, '',
+                         ['csm', 'csm_generic'])
+    assert '| 300 on AMD EPYC |' in table
+    assert '| 100 on Intel Xeon |' in table
+    table = report.table(runner.summarize(runs[:1]), None, '', ['csm'])
+    assert '| 300 |' in table and ' on ' not in table
