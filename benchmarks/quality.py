@@ -149,7 +149,11 @@ def run(profile: str = 'quick',
     def log(msg):
         print(f'[quality {time.time() - t_start:7.1f}s] {msg}', flush=True)
 
-    data = prepare_data(data_root, work_dir, profile)
+    # Runs (and their subset lists) per (profile, data): another profile
+    # or dataset in the same work dir shares its teacher and cache but
+    # never its runs.
+    runs_dir = osp.join(work_dir, f'{name}_{dataset}')
+    data = prepare_data(data_root, runs_dir, profile)
     log(f'data: {len(data["classes"])} classes, {data["pretrain_num"]} '
         f'pre-training, {data["probe_num"]} probe, {data["val_num"]} val '
         'images')
@@ -166,9 +170,6 @@ def run(profile: str = 'quick',
         log(f'teacher reference: {tref}')
     teacher_seconds = round(time.time() - t0, 1)
 
-    # Row folders per (profile, data): another profile or dataset in the
-    # same work dir shares its teacher and cache but never its runs.
-    runs_dir = osp.join(work_dir, f'{name}_{dataset}')
     runs = [
         run_row(r, data, profile, seed, runs_dir, tinfo, log,
                 reuse_pretrain=reuse_pretrain, curve=seed == seeds[0])

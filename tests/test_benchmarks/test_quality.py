@@ -361,6 +361,8 @@ def test_quick_profile_plumbing(tmp_path, image_folder, tiny_clip_dir):
     assert len(glob.glob(str(work / 'teacher_cache' / '*'))) == 1
     # Row folders per (profile, data): other profiles never overwrite them.
     runs = work / f'smoke_{osp.basename(osp.normpath(image_folder))}'
+    assert osp.isfile(runs / 'pretrain.txt')
+    assert not osp.exists(work / 'pretrain.txt')
     for row in ('csm', 'csm_ssl'):
         log = open(runs / f'{row}_s0' / 'pretrain' / 'train.log').read()
         assert 'Teacher-target cache matches' in log
