@@ -212,7 +212,10 @@ def table(rows: Dict[str, dict], teacher: Optional[dict],
         for key in ('logreg_probe', 'linear_probe'):
             gc = gap_closure(rows, name, key) if name not in (
                 'simclr', 'supervised', 'random') else None
-            gcs.append('–' if gc is None else f'{gc:.2f}')
+            if gc is not None and not gap_established(rows, key):
+                gcs.append('n/a (no gap)')
+            else:
+                gcs.append('–' if gc is None else f'{gc:.2f}')
         passes = r.get('passes')
         lines.append(
             f'| {r["label"]} | {"–" if passes is None else passes} | '
@@ -340,6 +343,15 @@ def difference(rows: Dict[str, dict], a: str, b: str,
     return diff, (ra[key + '_se']**2 + rb[key + '_se']**2)**0.5
 
 
+def gap_established(rows: Dict[str, dict],
+                    key: str = 'logreg_probe') -> bool:
+    """Whether supervised is above SimCLR by more than 2 SE: the gap
+    closure divides by that gap, so it means nothing without one. True
+    where it cannot be told (a single seed)."""
+    d = difference(rows, 'supervised', 'simclr', key)
+    return d is None or d[0] > 2 * d[1]
+
+
 def comparisons(rows: Dict[str, dict], key: str = 'logreg_probe') -> list:
     """Markdown lines: the CSM row chosen on the held-out split against the
     baselines, each difference with its SE and whether it is established
@@ -371,7 +383,11 @@ def comparisons(rows: Dict[str, dict], key: str = 'logreg_probe') -> list:
                      f'(SE of the difference {se:.1f}; {verdict}, > 2 SE '
                      f'needed; {cost})')
     gc = gap_closure(rows, best, key)
-    if gc is not None:
+    gap = difference(rows, 'supervised', 'simclr', key)
+    if gc is not None and gap is not None and not gap_established(rows, key):
+        lines.append(f'  - gap closure: undefined here, supervised − SimCLR '
+                     f'= {gap[0]:+.1f} points (SE {gap[1]:.1f}) is no gap')
+    elif gc is not None:
         lines.append(f'  - gap closure (row − SimCLR) / (supervised − '
                      f'SimCLR): {gc:.2f} (target ≥ 0.80)')
     # Nothing to compare with (one seed, or no baseline rows): no claim.
@@ -445,6 +461,7 @@ def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
         '- **Zero-shot:** student projection vs the teacher\'s prompt bank '
         'of the dataset\'s classes (teacher rows).',
         '- **Gap closure** = (row − SimCLR) / (supervised − SimCLR), on '
-        'each probe.',
+        'each probe; *n/a* where supervised is not above SimCLR by more '
+        'than 2 SE (a ratio over no gap means nothing).',
     ] + _describe_where(out)
     return '\n'.join(lines)

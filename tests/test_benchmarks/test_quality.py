@@ -492,3 +492,28 @@ def test_merged_runs_keep_where_each_invocation_ran():
     assert '| 100 on Intel Xeon |' in table
     table = report.table(runner.summarize(runs[:1]), None, '', ['csm'])
     assert '| 300 |' in table and ' on ' not in table
+
+
+def test_gap_closure_needs_a_gap():
+    """Where supervised and SimCLR tie, a gap closure would divide by
+    noise: the table and the comparison say so instead of a number."""
+    def rows_with(sup):
+        runs = []
+        for seed, jitter in enumerate((-0.5, 0., 0.5)):
+            for row, acc in (('simclr', 79.), ('supervised', sup),
+                             ('csm', 73.)):
+                runs.append(dict(row=row, label=row, seed=seed,
+                                 logreg_probe=acc + jitter,
+                                 logreg_heldout=acc + jitter))
+        return runner.summarize(runs)
+
+    tie = rows_with(79.1)
+    assert runner.gap_closure(tie, 'csm', 'logreg_probe') < -50
+    assert not report.gap_established(tie)
+    assert '| n/a (no gap) / – |' in report.table(tie, None, '', ['csm'])
+    text = '\n'.join(report.comparisons(tie))
+    assert 'gap closure: undefined here' in text and 'target' not in text
+    gap = rows_with(89.)
+    assert report.gap_established(gap)
+    assert '| -0.60 / – |' in report.table(gap, None, '', ['csm'])
+    assert 'gap closure (row − SimCLR)' in '\n'.join(report.comparisons(gap))
