@@ -189,6 +189,7 @@ def run(profile: str = 'quick',
     if merge and osp.isfile(prefix + '.json'):
         with open(prefix + '.json') as f:
             old = json.load(f)
+        report.name_run_cpus(old)
         # A run is a (row, seed): new seeds of a row add to its old ones.
         done = {(r['row'], r['seed']) for r in runs}
         runs = [r for r in old['runs']

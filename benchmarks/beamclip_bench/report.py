@@ -98,6 +98,15 @@ def invocations(out: dict) -> List[dict]:
     ]
 
 
+def name_run_cpus(out: dict):
+    """Give every run of a JSON written before runs named their CPU the
+    CPU of the one machine that JSON ran on (in place)."""
+    if out.get('invocations') or not isinstance(out.get('hardware'), dict):
+        return
+    for r in out['runs']:
+        r.setdefault('hardware', out['hardware']['cpu'])
+
+
 def describe_data(data_root: str, classes: List[str],
                   num_images: Dict[str, int]) -> str:
     """One sentence about the data the run was given, from the data."""

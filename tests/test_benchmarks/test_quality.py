@@ -479,6 +479,14 @@ def test_merged_runs_keep_where_each_invocation_ran():
     assert '4.0 / 4.0 / 4.0 at the end' in text and '5.0 min' in text
     # Versions that differ are given per invocation.
     assert 'torch 2' in text and 'torch 3' in text
+    # Runs of an older JSON get its one machine's CPU; merged ones keep
+    # their own.
+    old = dict(legacy, runs=[dict(row='csm'), dict(row='x', hardware='B')])
+    report.name_run_cpus(old)
+    assert [r['hardware'] for r in old['runs']] == ['AMD EPYC', 'B']
+    merged['runs'] = [dict(row='csm')]
+    report.name_run_cpus(merged)
+    assert 'hardware' not in merged['runs'][0]
     # The table's wall times name their CPU once rows ran on several.
     runs = [
         dict(row='csm', label='CSM', seed=0, pretrain_seconds=300.,
