@@ -392,10 +392,10 @@ def comparisons(rows: Dict[str, dict], key: str = 'logreg_probe') -> list:
                      f'(SE of the difference {se:.1f}; {verdict}, > 2 SE '
                      f'needed; {cost})')
     gc = gap_closure(rows, best, key)
-    gap = difference(rows, 'supervised', 'simclr', key)
-    if gc is not None and gap is not None and not gap_established(rows, key):
+    if gc is not None and not gap_established(rows, key):
+        gap, se = difference(rows, 'supervised', 'simclr', key)
         lines.append(f'  - gap closure: undefined here, supervised − SimCLR '
-                     f'= {gap[0]:+.1f} points (SE {gap[1]:.1f}) is no gap')
+                     f'= {gap:+.1f} points (SE {se:.1f}) is no gap')
     elif gc is not None:
         lines.append(f'  - gap closure (row − SimCLR) / (supervised − '
                      f'SimCLR): {gc:.2f} (target ≥ 0.80)')
