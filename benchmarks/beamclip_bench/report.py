@@ -12,7 +12,7 @@ from typing import Dict, List, Optional
 
 from mmbeamclip.prompts import imagenet_wnids
 from mmbeamclip.utils import atomic_write
-from .runner import gap_closure
+from .runner import gap_closure, row_epochs
 
 SECTION = '## Quality'
 
@@ -376,7 +376,8 @@ def comparisons(rows: Dict[str, dict], key: str = 'logreg_probe') -> list:
         f'split** (mean converged probe there: {held}): '
         f'**{rows[best]["label"]}**. On val:'
     ]
-    for other in ('simclr', 'featreg', 'supervised', 'csm_ssl'):
+    for other in ('simclr', 'simclr_half', 'featreg', 'supervised',
+                  'csm_ssl'):
         if other == best or other not in rows:
             continue
         d = difference(rows, best, other, key)
@@ -427,7 +428,9 @@ def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
         'with the standard error of the mean (SE = std / √n) of each '
         'number; compare two rows only where they differ by several SE. '
         '*Backbone passes / image* counts student forward-backward passes '
-        'per image and step (two-view rows cost twice per epoch).',
+        'per image and epoch of the schedule (two-view rows cost twice per '
+        'epoch; SimCLR at half the epochs costs what a one-pass row '
+        'costs).',
         f'- **Teacher (the ceiling): {teacher_label}.** Its own zero-shot '
         'and converged linear probe on the same val images bound what a '
         'student of it can inherit.' + (
@@ -439,7 +442,10 @@ def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
                           f'`{out["data_root"]}` (not described by this '
                           'run).'),
         f'- **Budget, identical for every row:** {s["img_size"]} px, '
-        f'{s["epochs"]} epochs, batch {s["batch_size"]}, SGD lr '
+        f'{s["epochs"]} epochs' + (
+            f' (SimCLR, half the epochs: {row_epochs("simclr_half", s)})'
+            if 'simclr_half' in rows else '') +
+        f', batch {s["batch_size"]}, SGD lr '
         f'{s["lr"]} momentum 0.9 wd 1e-4, cosine schedule, mmpretrain stock '
         '`tools/train.py`.',
         f'- **View-matched teacher targets:** the teacher ran once over '

@@ -26,13 +26,13 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmpretrain.models import ResNet
-from mmpretrain.registry import MODELS
+from mmpretrain.registry import DATASETS, MODELS
 
 import mmbeamclip  # noqa: F401  (registers the plugin's modules)
 from mmbeamclip.prompts import (build_prompt_bank, format_prompts,
                                 resolve_classnames, resolve_templates)
 from mmbeamclip.teacher_cache import (build_teacher_cache_from_config,
-                                      read_manifest)
+                                      dataset_fingerprint, read_manifest)
 from mmbeamclip.utils import atomic_write
 from .common import (CONFIG_DIR, IMAGE_EXTS, IMAGENET_MEAN, IMAGENET_STD,
                      PROXY_LABEL, REPO, is_proxy, load_image, teacher_cfg)
@@ -155,7 +155,8 @@ PROFILES = {
 }
 
 # name -> label, config (None: no pre-training), backbone passes per image
-# and step, whether it reads the teacher.
+# and epoch of the profile's schedule, whether it reads the teacher, and
+# the fraction of the profile's epochs it trains (default 1).
 ROWS = {
     'random': dict(label='random init', config=None, passes=0),
     'supervised': dict(
@@ -163,6 +164,12 @@ ROWS = {
         passes=1),
     'simclr': dict(
         label='SimCLR (mmpretrain)', config='simclr_resnet18.py', passes=2),
+    # Two views per step for half the epochs: the one-pass rows' cost.
+    'simclr_half': dict(
+        label='SimCLR (mmpretrain), half the epochs',
+        config='simclr_resnet18.py',
+        passes=1,
+        epochs_fraction=0.5),
     'featreg': dict(
         label='feature regression (cos to teacher)',
         config='featreg_resnet18.py',
@@ -345,15 +352,19 @@ def set_cache_dir(cfg, cache_dir: str):
 
 def view_cache_dir(cfg, work_dir: str, num_views: int, seed: int = 0) -> str:
     """The cache folder of a (teacher, data, view recipe): rows and seeds
-    that agree on all three share it."""
+    that agree on all three share it.
+
+    The data part is the fingerprint that ``CachedViewHook`` checks (file
+    list, sizes and modification times): a re-copied dataset gets a cache
+    of its own instead of one that training would refuse.
+    """
     ds = cfg.train_dataloader['dataset']
-    with open(ds['ann_file']) as f:
-        ann = f.read()
+    fingerprint = dataset_fingerprint(DATASETS.build(dict(ds, pipeline=[])))
     views = [{k: v for k, v in t.items() if k != 'cache_dir'}
              for t in _replay_views(ds['pipeline'])]
     key = _sha([
         cfg.model['target_generator']['teacher'], ds['data_root'],
-        ds['data_prefix'], ann, views, num_views, seed
+        ds['data_prefix'], fingerprint, views, num_views, seed
     ])
     return osp.join(work_dir, 'teacher_cache', key[:16])
 
@@ -545,13 +556,20 @@ def _set_epochs(cfg, epochs: int):
             ]
 
 
+def row_epochs(row: str, profile: dict) -> int:
+    """Pre-training epochs of a row: its fraction of the profile's."""
+    return max(1,
+               round(profile['epochs'] * ROWS[row].get('epochs_fraction', 1)))
+
+
 def pretrain_config(row: str, data: dict, profile: dict, seed: int,
                     teacher: Optional[dict] = None):
     """The row's pre-training config, adapted to the profile.
 
     Whatever optimizer the shipped config uses, every row gets the same
     budget: SGD (momentum 0.9, weight decay 1e-4) at the profile's lr,
-    a cosine schedule over the profile's epochs, its batch and image size.
+    a cosine schedule over the profile's epochs (the row's fraction of
+    them, see :func:`row_epochs`), its batch and image size.
     Teacher rows get ``teacher['cfg']`` as the cached teacher's online
     teacher; their cache folder is set by :func:`build_view_cache`.
     """
@@ -575,7 +593,7 @@ def pretrain_config(row: str, data: dict, profile: dict, seed: int,
              end=1)
     ]
     cfg.auto_scale_lr = dict(enable=False, base_batch_size=256)
-    _set_epochs(cfg, profile['epochs'])
+    _set_epochs(cfg, row_epochs(row, profile))
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.default_hooks['logger']['interval'] = 10
     if ROWS[row].get('teacher'):
@@ -748,7 +766,8 @@ def run_row(row: str,
         out['logreg_heldout'] = probe['heldout']
     out['logreg_seconds'] = round(time.time() - t0, 1)
     if out.get('probe_curve') is not None and 'heldout' in probe:
-        out['probe_curve'].append([profile['epochs'], probe['heldout']])
+        out['probe_curve'].append(
+            [row_epochs(row, profile), probe['heldout']])
     log(f'row {row} seed {seed}: ' + json.dumps(
         {k: v for k, v in out.items() if k != 'curve'}))
     return out

@@ -3,6 +3,7 @@ plumbing."""
 import glob
 import json
 import math
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -141,6 +142,24 @@ def test_view_cache_is_built_once_and_matches_the_rows(teacher, data,
         assert 'CachedViewHook' in [h['type'] for h in cfg.custom_hooks]
 
 
+def test_view_cache_folder_follows_the_image_files(teacher, data):
+    """Images re-copied without their modification times get a cache
+    folder of their own: the old cache would be refused by CachedViewHook
+    after the teacher reference, so it is never picked."""
+    cfg = runner.pretrain_config('csm', data, SMOKE, 0, teacher)
+    before = runner.view_cache_dir(cfg, 'work', SMOKE['num_views'])
+    assert runner.view_cache_dir(cfg, 'work', SMOKE['num_views']) == before
+    first = osp.join(data['data_root'], 'train', data['pretrain_files'][0][0])
+    st = os.stat(first)
+    try:
+        os.utime(first, (st.st_atime, st.st_mtime + 10))
+        after = runner.view_cache_dir(cfg, 'work', SMOKE['num_views'])
+    finally:
+        os.utime(first, (st.st_atime, st.st_mtime))
+    assert after != before
+    assert runner.view_cache_dir(cfg, 'work', SMOKE['num_views']) == before
+
+
 def test_view_cache_holds_the_teacher_embedding_of_the_replayed_crop(
         teacher, data):
     """The cached target of a view equals the live teacher's embedding of
@@ -210,6 +229,28 @@ def test_option_rows_change_only_their_option(data, teacher):
     decayed = [g for g in wrapper.optimizer.param_groups
                if g['weight_decay'] > 0]
     assert decayed, 'the common budget keeps weight decay elsewhere'
+
+
+def test_simclr_half_matches_the_one_pass_rows_cost(data, teacher):
+    """SimCLR at half the epochs makes as many backbone passes per image as
+    a one-pass row over the whole schedule; its cosine schedule ends with
+    its own last epoch."""
+    profile = dict(SMOKE, epochs=4)
+    cfgs = {
+        r: runner.pretrain_config(r, data, profile, 0, teacher)
+        for r in ('simclr', 'simclr_half', 'csm')
+    }
+    epochs = {r: c.train_cfg['max_epochs'] for r, c in cfgs.items()}
+    assert epochs == dict(simclr=4, simclr_half=2, csm=4)
+    assert cfgs['simclr_half'].param_scheduler[0]['T_max'] == 2
+    assert cfgs['simclr_half'].model == cfgs['simclr'].model
+    views = dict(simclr=2, simclr_half=2, csm=1)
+    total = {r: views[r] * runner.row_epochs(r, profile) for r in cfgs}
+    assert total['simclr_half'] == total['csm'] == total['simclr'] / 2
+    # The table's column: passes per image and epoch of the schedule.
+    for r in cfgs:
+        assert runner.ROWS[r]['passes'] * profile['epochs'] == total[r]
+    assert runner.row_epochs('simclr_half', SMOKE) == 1
 
 
 def test_row_configs_inherit_the_shipped_configs():
@@ -443,6 +484,15 @@ def test_best_csm_row_is_chosen_on_heldout_and_compared_with_se():
             ) in text
     assert ('vs featreg: +0.0 points (SE of the difference 1.3; not '
             'established, > 2 SE needed; equal backbone passes)') in text
+    vals['simclr_half'] = ([27., 28., 29.], [27., 27., 27.])
+    half = runner.summarize([
+        dict(row=r, label=r, seed=s, logreg_probe=v[0][s],
+             logreg_heldout=v[1][s]) for r, v in vals.items()
+        for s in range(3)
+    ])
+    assert ('vs simclr_half: +13.0 points (SE of the difference 0.8; '
+            'established, > 2 SE needed; equal backbone passes)'
+            ) in '\n'.join(report.comparisons(half))
     # (41 - 31) / (45 - 31)
     assert 'gap closure (row − SimCLR) / (supervised − SimCLR): 0.71' in text
     # One seed of one row: no comparison to make, no claim.
