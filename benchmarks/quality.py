@@ -26,8 +26,8 @@ from beamclip_bench import report  # noqa: E402
 from beamclip_bench.common import REPO  # noqa: E402
 from beamclip_bench.runner import (DEFAULT_ROWS, PROFILES, ROWS,  # noqa: E402
                                    build_teacher_spec, cache_teacher,
-                                   gap_closure, prepare_data, run_row,
-                                   summarize, teacher_reference)
+                                   prepare_data, run_row, summarize,
+                                   teacher_reference)
 
 from mmbeamclip.utils import atomic_write  # noqa: E402
 
@@ -229,11 +229,7 @@ def run(profile: str = 'quick',
         rows={k: {kk: vv for kk, vv in v.items() if kk != 'runs'}
               for k, v in summary.items()},
         runs=runs,
-        gap_closure={
-            key: {r: gap_closure(summary, r, key)
-                  for r in summary}
-            for key in ('logreg_probe', 'linear_probe')
-        },
+        gap_closure=report.gap_closures(summary),
         total_seconds=total,
         load_end=invocations[-1]['load_end'],
         invocations=invocations,

@@ -361,6 +361,17 @@ def gap_established(rows: Dict[str, dict],
     return d is None or d[0] > 2 * d[1]
 
 
+def gap_closures(rows: Dict[str, dict]) -> Dict[str, dict]:
+    """Per probe, each row's gap closure for the results JSON; None where
+    it is undefined (no SimCLR-to-supervised gap, see
+    :func:`gap_established`)."""
+    return {
+        key: {r: gap_closure(rows, r, key) if gap_established(rows, key)
+              else None for r in rows}
+        for key in ('logreg_probe', 'linear_probe')
+    }
+
+
 def comparisons(rows: Dict[str, dict], key: str = 'logreg_probe') -> list:
     """Markdown lines: the CSM row chosen on the held-out split against the
     baselines, each difference with its SE and whether it is established
@@ -454,7 +465,10 @@ def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
         'pre-training image (`CachedTeacher` + `ReplayCachedView` + '
         '`CachedViewHook`); every teacher row replays view '
         '(epoch + index) mod N and reads the teacher\'s embedding of exactly '
-        'that crop. One cache served every teacher row and seed. Teacher '
+        'that crop. Every teacher row and seed replays the same views '
+        '(sampled once, seed 0) through a cache of the same teacher; the '
+        'cache is rebuilt only when the images\' sizes or modification '
+        'times change. Teacher '
         'setup of this run (the teacher and its cache, each built or reused '
         'if complete, and the teacher reference): '
         f'{out["teacher"]["setup_seconds"]:.0f} s, not included in the '

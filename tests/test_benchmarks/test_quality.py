@@ -571,7 +571,10 @@ def test_gap_closure_needs_a_gap():
     assert '| n/a (no gap) / – |' in report.table(tie, None, '', ['csm'])
     text = '\n'.join(report.comparisons(tie))
     assert 'gap closure: undefined here' in text and 'target' not in text
+    assert report.gap_closures(tie)['logreg_probe']['csm'] is None
     gap = rows_with(89.)
+    assert report.gap_closures(gap)['logreg_probe']['csm'] == \
+        pytest.approx((73. - 79.) / (89. - 79.))
     assert report.gap_established(gap)
     assert '| -0.60 / – |' in report.table(gap, None, '', ['csm'])
     assert 'gap closure (row − SimCLR)' in '\n'.join(report.comparisons(gap))
