@@ -277,7 +277,7 @@ def plot(rows: Dict[str, dict], teacher: Optional[dict], path: str,
     ax1.set_yticklabels(labels, fontsize=8)
     ax1.invert_yaxis()
     ax1.set_xlabel('linear-probe top-1 (%), error bar: std over seeds')
-    ax1.legend(fontsize=7, loc='lower right')
+    ax1.legend(fontsize=7, loc='upper right')  # random init: short bar
     for y, v, e in zip(ys, conv, conv_err):
         ax1.text(v + e + 0.8, y - 0.2, f'{v:.1f}', va='center', fontsize=7)
     for n in order:
