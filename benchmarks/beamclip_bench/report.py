@@ -365,11 +365,12 @@ def gap_closures(rows: Dict[str, dict]) -> Dict[str, dict]:
     """Per probe, each row's gap closure for the results JSON; None where
     it is undefined (no SimCLR-to-supervised gap, see
     :func:`gap_established`)."""
-    return {
-        key: {r: gap_closure(rows, r, key) if gap_established(rows, key)
-              else None for r in rows}
-        for key in ('logreg_probe', 'linear_probe')
-    }
+    out = {}
+    for key in ('logreg_probe', 'linear_probe'):
+        gap = gap_established(rows, key)
+        out[key] = {r: gap_closure(rows, r, key) if gap else None
+                    for r in rows}
+    return out
 
 
 def comparisons(rows: Dict[str, dict], key: str = 'logreg_probe') -> list:
