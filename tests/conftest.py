@@ -1,7 +1,5 @@
 import json
 import os
-import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -9,9 +7,6 @@ import torch
 
 # Tests never reach a model hub: a missing download must fail at once.
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
-# The benchmark package lives beside the benchmark scripts, outside the wheel.
-sys.path.insert(
-    0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'benchmarks'))
 
 TINY_NAME = 'mmbeamclip-tiny-test'
 TINY_CFG = dict(

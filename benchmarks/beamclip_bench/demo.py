@@ -19,9 +19,12 @@ from mmengine.logging import MMLogger
 from . import fashion_mnist
 from .console import stderr_to_file
 from .common import LOCAL_DIR, PROXY_LABEL, PROXY_META, is_proxy
-from .runner import (PROFILES, build_teacher_spec, cache_teacher,
-                     last_metric, logreg_probe, prepare_data,
-                     pretrain_config, run_train, teacher_reference)
+from .probes import logreg_probe
+from .profiles import PROFILES
+from .row_configs import pretrain_config
+from .runs import last_metric, run_train
+from .subsets import prepare_data
+from .teacher import build_teacher_spec, cache_teacher, teacher_reference
 
 # Fashion-MNIST as exported for the demo: images per class, pixel size.
 FMNIST_TRAIN_PER_CLASS = 300

@@ -11,25 +11,30 @@ import sys
 import numpy as np
 import pytest
 import torch
-from beamclip_bench import report, runner
+from beamclip_bench import (environment, probes, profiles, report, results,
+                            row_configs, statistics, subsets, view_cache)
+from beamclip_bench import rows as row_table
+from beamclip_bench import teacher as teachers
 from beamclip_bench.common import CONFIG_DIR, REPO, teacher_cfg
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
+from mmbeamclip.models.teachers import IMAGENET_MEAN, IMAGENET_STD
+
 import mmbeamclip  # noqa: F401
 
-SMOKE = runner.PROFILES['smoke']
+SMOKE = profiles.PROFILES['smoke']
 
 
 @pytest.fixture
 def data(tmp_path, image_folder):
-    return runner.prepare_data(image_folder, str(tmp_path / 'work'), SMOKE)
+    return subsets.prepare_data(image_folder, str(tmp_path / 'work'), SMOKE)
 
 
 @pytest.fixture
 def teacher(tmp_path, tiny_clip_dir, data):
     """The tiny teacher with its view cache built through the package."""
-    return runner.cache_teacher(f'local-dir:{tiny_clip_dir}', data, SMOKE,
+    return teachers.cache_teacher(f'local-dir:{tiny_clip_dir}', data, SMOKE,
                                 str(tmp_path / 'work'), log=lambda *a: None)
 
 
@@ -52,16 +57,16 @@ def test_heldout_split_is_disjoint_from_pretraining(data):
         assert not set(held) & set(pre)
     # Adding a held-out part leaves the pre-training subset as it was.
     files = [[f'{c}/{i}.JPEG' for i in range(10)] for c in 'ab']
-    pre, held = runner.per_class_split(files, 4, 3, seed=0)
-    assert pre == runner.per_class_subset(files, 4, seed=0)
+    pre, held = subsets.per_class_split(files, 4, 3, seed=0)
+    assert pre == subsets.per_class_subset(files, 4, seed=0)
     assert all(len(h) == 3 and not set(h) & set(p)
                for p, h in zip(pre, held))
     # With every image in the subset, the held-out part is carved out.
-    pre, held = runner.per_class_split(files, None, 3, seed=0)
+    pre, held = subsets.per_class_split(files, None, 3, seed=0)
     assert [len(p) for p in pre] == [7, 7]
     assert all(not set(h) & set(p) for p, h in zip(pre, held))
     with pytest.raises(ValueError, match='too few'):
-        runner.per_class_split(files, None, 10, seed=0)
+        subsets.per_class_split(files, None, 10, seed=0)
 
 
 def test_probe_curve_probes_intermediate_checkpoints_on_heldout(
@@ -81,8 +86,8 @@ def test_probe_curve_probes_intermediate_checkpoints_on_heldout(
         seen.append((osp.basename(path), splits))
         return dict(heldout=float(len(seen)))
 
-    monkeypatch.setattr(runner, 'logreg_probe', fake_probe)
-    curve = runner.probe_curve(str(run), str(run / 'epoch_3.pth'), data,
+    monkeypatch.setattr(probes, 'logreg_probe', fake_probe)
+    curve = probes.probe_curve(str(run), str(run / 'epoch_3.pth'), data,
                                SMOKE, 0)
     assert sorted(seen) == [('epoch_1.pth', ('heldout', )),
                             ('epoch_2.pth', ('heldout', ))]
@@ -95,13 +100,13 @@ def test_probe_curve_probes_intermediate_checkpoints_on_heldout(
     ]
     # A reused run (--reuse-pretrain) keeps its curve without re-probing.
     seen.clear()
-    assert runner.probe_curve(str(run), str(run / 'epoch_3.pth'), data,
+    assert probes.probe_curve(str(run), str(run / 'epoch_3.pth'), data,
                               SMOKE, 0) == curve
     assert seen == []
     # An interrupted run probes only what is missing.
     torch.save(dict(state_dict={}), run / 'epoch_2.pth')
     torch.save(dict(state_dict={}), run / 'epoch_4.pth')
-    again = runner.probe_curve(str(run), str(run / 'epoch_3.pth'), data,
+    again = probes.probe_curve(str(run), str(run / 'epoch_3.pth'), data,
                                SMOKE, 0)
     assert [name for name, _ in seen] == ['epoch_4.pth']
     assert again == curve + [[4, 1.0]]
@@ -109,10 +114,10 @@ def test_probe_curve_probes_intermediate_checkpoints_on_heldout(
 
 def test_logreg_probe_scores_val_and_heldout(data):
     pytest.importorskip('sklearn')  # the benchmark extra
-    out = runner.logreg_probe(None, data, SMOKE, 0)
+    out = probes.logreg_probe(None, data, SMOKE, 0)
     assert set(out) == {'val', 'heldout'}
     assert all(0 <= v <= 100 for v in out.values())
-    assert set(runner.logreg_probe(None, data, SMOKE, 0,
+    assert set(probes.logreg_probe(None, data, SMOKE, 0,
                                    splits=('heldout', ))) == {'heldout'}
 
 
@@ -126,17 +131,17 @@ def test_view_cache_is_built_once_and_matches_the_rows(teacher, data,
     assert manifest['views']['spec']['scale'] == [32, 32]
     # A second call (another row or seed) reuses the same folder.
     logs = []
-    again = runner.cache_teacher(teacher['spec'], data, SMOKE,
+    again = teachers.cache_teacher(teacher['spec'], data, SMOKE,
                                  str(tmp_path / 'work'), log=logs.append)
     assert again['cache_dir'] == teacher['cache_dir']
     assert any('reusing' in m for m in logs)
     # Every teacher row reads this cache, views and teacher included.
-    for row in [r for r in runner.ROWS if runner.ROWS[r].get('teacher')]:
-        cfg = runner.pretrain_config(row, data, SMOKE, 0, teacher)
+    for row in [r for r in row_table.ROWS if row_table.ROWS[r].get('teacher')]:
+        cfg = row_configs.pretrain_config(row, data, SMOKE, 0, teacher)
         tg = cfg.model['target_generator']
         assert tg['type'] == 'CachedTeacher'
         assert tg['cache_dir'] == teacher['cache_dir']
-        replays = runner._replay_views(
+        replays = row_configs.replay_views(
             cfg.train_dataloader['dataset']['pipeline'])
         assert [r['cache_dir'] for r in replays] == [teacher['cache_dir']]
         assert 'CachedViewHook' in [h['type'] for h in cfg.custom_hooks]
@@ -146,18 +151,18 @@ def test_view_cache_folder_follows_the_image_files(teacher, data):
     """Images re-copied without their modification times get a cache
     folder of their own: the old cache would be refused by CachedViewHook
     after the teacher reference, so it is never picked."""
-    cfg = runner.pretrain_config('csm', data, SMOKE, 0, teacher)
-    before = runner.view_cache_dir(cfg, 'work', SMOKE['num_views'])
-    assert runner.view_cache_dir(cfg, 'work', SMOKE['num_views']) == before
+    cfg = row_configs.pretrain_config('csm', data, SMOKE, 0, teacher)
+    before = view_cache.view_cache_dir(cfg, 'work', SMOKE['num_views'])
+    assert view_cache.view_cache_dir(cfg, 'work', SMOKE['num_views']) == before
     first = osp.join(data['data_root'], 'train', data['pretrain_files'][0][0])
     st = os.stat(first)
     try:
         os.utime(first, (st.st_atime, st.st_mtime + 10))
-        after = runner.view_cache_dir(cfg, 'work', SMOKE['num_views'])
+        after = view_cache.view_cache_dir(cfg, 'work', SMOKE['num_views'])
     finally:
         os.utime(first, (st.st_atime, st.st_mtime))
     assert after != before
-    assert runner.view_cache_dir(cfg, 'work', SMOKE['num_views']) == before
+    assert view_cache.view_cache_dir(cfg, 'work', SMOKE['num_views']) == before
 
 
 def test_view_cache_holds_the_teacher_embedding_of_the_replayed_crop(
@@ -167,7 +172,7 @@ def test_view_cache_holds_the_teacher_embedding_of_the_replayed_crop(
     from mmpretrain.registry import DATASETS
 
     from mmbeamclip.teacher_cache import TeacherTargetCache
-    cfg = runner.pretrain_config('csm', data, SMOKE, 0, teacher)
+    cfg = row_configs.pretrain_config('csm', data, SMOKE, 0, teacher)
     dataset = DATASETS.build(cfg.train_dataloader['dataset'])
     from mmbeamclip.datasets.transforms import find_transforms
     find_transforms(dataset)[0].set_epoch(1)
@@ -175,8 +180,8 @@ def test_view_cache_holds_the_teacher_embedding_of_the_replayed_crop(
     view = int(sample['data_samples'].cache_view)
     assert view == (1 + 3) % 2
     img = sample['inputs'].float()[[2, 1, 0]]  # BGR -> RGB, as the model
-    mean = torch.tensor(runner.IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(runner.IMAGENET_STD).view(3, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
     live = MODELS.build(teacher['cfg']).encode_image(((img - mean) /
                                                       std)[None])[0]
     cached = torch.from_numpy(
@@ -186,9 +191,9 @@ def test_view_cache_holds_the_teacher_embedding_of_the_replayed_crop(
 
 
 @pytest.mark.parametrize(
-    'row', [r for r in runner.ROWS if runner.ROWS[r]['config']])
+    'row', [r for r in row_table.ROWS if row_table.ROWS[r]['config']])
 def test_row_configs_parse_and_build(row, data, teacher):
-    cfg = runner.pretrain_config(row, data, SMOKE, 0, teacher)
+    cfg = row_configs.pretrain_config(row, data, SMOKE, 0, teacher)
     assert cfg.train_cfg['max_epochs'] == 1
     assert cfg.train_dataloader['batch_size'] == 4
     # One budget for every row, whatever the shipped config's optimizer.
@@ -208,16 +213,17 @@ def test_option_rows_change_only_their_option(data, teacher):
     common optimizer."""
     from mmengine.optim import build_optim_wrapper
     base = MODELS.build(
-        runner.pretrain_config('csm_in1k', data, SMOKE, 0, teacher).model)
+        row_configs.pretrain_config('csm_in1k', data, SMOKE, 0, teacher).model)
     assert base.head.embed_weight == 0
     assert base.head.loss_module.tau_s > base.head.loss_module.tau_t
-    model = MODELS.build(runner.pretrain_config(
+    model = MODELS.build(row_configs.pretrain_config(
         'csm_in1k_taueq', data, SMOKE, 0, teacher).model)
     assert model.head.loss_module.tau_s == model.head.loss_module.tau_t
-    model = MODELS.build(runner.pretrain_config(
+    model = MODELS.build(row_configs.pretrain_config(
         'csm_in1k_embed', data, SMOKE, 0, teacher).model)
     assert model.head.embed_weight == 1.0
-    cfg = runner.pretrain_config('csm_in1k_taulearn', data, SMOKE, 0, teacher)
+    cfg = row_configs.pretrain_config('csm_in1k_taulearn', data, SMOKE, 0,
+                                      teacher)
     model = MODELS.build(cfg.model)
     assert model.head.loss_module.learn_tau_s
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
@@ -237,7 +243,7 @@ def test_simclr_half_matches_the_one_pass_rows_cost(data, teacher):
     its own last epoch."""
     profile = dict(SMOKE, epochs=4)
     cfgs = {
-        r: runner.pretrain_config(r, data, profile, 0, teacher)
+        r: row_configs.pretrain_config(r, data, profile, 0, teacher)
         for r in ('simclr', 'simclr_half', 'csm')
     }
     epochs = {r: c.train_cfg['max_epochs'] for r, c in cfgs.items()}
@@ -245,17 +251,17 @@ def test_simclr_half_matches_the_one_pass_rows_cost(data, teacher):
     assert cfgs['simclr_half'].param_scheduler[0]['T_max'] == 2
     assert cfgs['simclr_half'].model == cfgs['simclr'].model
     views = dict(simclr=2, simclr_half=2, csm=1)
-    total = {r: views[r] * runner.row_epochs(r, profile) for r in cfgs}
+    total = {r: views[r] * row_table.row_epochs(r, profile) for r in cfgs}
     assert total['simclr_half'] == total['csm'] == total['simclr'] / 2
     # The table's column: passes per image and epoch of the schedule.
     for r in cfgs:
-        assert runner.ROWS[r]['passes'] * profile['epochs'] == total[r]
-    assert runner.row_epochs('simclr_half', SMOKE) == 1
+        assert row_table.ROWS[r]['passes'] * profile['epochs'] == total[r]
+    assert row_table.row_epochs('simclr_half', SMOKE) == 1
 
 
 def test_row_configs_inherit_the_shipped_configs():
     """No row restates a pipeline: each names a shipped config as base."""
-    for row, spec in runner.ROWS.items():
+    for row, spec in row_table.ROWS.items():
         if spec['config'] is None:
             continue
         text = open(osp.join(CONFIG_DIR, spec['config'])).read()
@@ -270,7 +276,7 @@ def test_row_configs_inherit_the_shipped_configs():
 
 
 def test_probe_config_builds(data, tmp_path):
-    cfg = runner.probe_config(data, SMOKE, 0, None)
+    cfg = row_configs.probe_config(data, SMOKE, 0, None)
     assert cfg.model['backbone']['frozen_stages'] == 4
     assert cfg.model['head']['num_classes'] == 2
     assert cfg.auto_scale_lr['base_batch_size'] == 256
@@ -279,14 +285,14 @@ def test_probe_config_builds(data, tmp_path):
     model = MODELS.build(cfg.model)
     model.train()
     assert not any(p.requires_grad for p in model.backbone.parameters())
-    cfg = runner.probe_config(data, SMOKE, 0, 'x.pth')
+    cfg = row_configs.probe_config(data, SMOKE, 0, 'x.pth')
     assert cfg.model['backbone']['init_cfg']['prefix'] == 'backbone.'
 
 
 def test_set_image_size_reaches_nested_views():
     cfg = Config.fromfile(osp.join(CONFIG_DIR, 'simclr_resnet18.py'))
     pipeline = cfg.train_dataloader['dataset']['pipeline']
-    runner.set_image_size(pipeline, 48)
+    row_configs.set_image_size(pipeline, 48)
     assert pipeline[1]['transforms'][0][0]['scale'] == 48
 
 
@@ -304,19 +310,19 @@ def test_teacher_cfg():
 
 def test_teacher_reference(data, teacher):
     pytest.importorskip('sklearn')  # the benchmark extra
-    ref = runner.teacher_reference(teacher['cfg'], data, SMOKE,
+    ref = teachers.teacher_reference(teacher['cfg'], data, SMOKE,
                                    teacher['templates'])
     assert 0 <= ref['zero_shot'] <= 100 and 0 <= ref['linear_probe'] <= 100
 
 
 def test_mean_std_and_standard_error():
     vals = [61.0, 64.5, 59.25]
-    mean, std, se = runner.mean_std(vals)
+    mean, std, se = statistics.mean_std(vals)
     assert mean == pytest.approx(np.mean(vals))
     assert std == pytest.approx(np.std(vals, ddof=1))
     assert se == pytest.approx(np.std(vals, ddof=1) / math.sqrt(3))
-    assert runner.mean_std([3.0]) == (3.0, None, None)
-    rows = runner.summarize([
+    assert statistics.mean_std([3.0]) == (3.0, None, None)
+    rows = statistics.summarize([
         dict(row='csm', label='CSM', seed=s, logreg_probe=v)
         for s, v in enumerate(vals)
     ])
@@ -334,7 +340,7 @@ def test_report_describes_the_data_it_was_given():
                                 dict(pretrain=8, probe=4, val=2))
     assert 'No class folder is an ImageNet-1k' in text
     assert 'Imagenette' not in text
-    env = report.environment()
+    env = environment.environment()
     assert env['hardware']['logical_cpus'] >= 1
     assert len(env['load_start']) == 3
     assert 'torch' in env['versions']
@@ -346,8 +352,8 @@ def test_gap_closure_and_section(tmp_path):
         'supervised': dict(label='sup', linear_probe=80., runs=[{}]),
         'csm': dict(label='CSM', linear_probe=70., runs=[{}]),
     }
-    assert runner.gap_closure(rows, 'csm') == pytest.approx(0.75)
-    assert runner.gap_closure(rows, 'csm', 'logreg_probe') is None
+    assert statistics.gap_closure(rows, 'csm') == pytest.approx(0.75)
+    assert statistics.gap_closure(rows, 'csm', 'logreg_probe') is None
     md = tmp_path / 'RESULTS.md'
     md.write_text('# Results\n\n## Throughput\n\nfast\n\n## Quality\n\nold\n')
     # One section per dataset and profile, each replaced on its own.
@@ -423,7 +429,6 @@ def test_fashion_mnist_folder_fits_the_profile(tmp_path, monkeypatch):
     profile's pre-training and held-out subsets, named by its settings."""
     import gzip
 
-    import quality
     from beamclip_bench import fashion_mnist
     idx = tmp_path / 'idx'
     idx.mkdir()
@@ -440,13 +445,13 @@ def test_fashion_mnist_folder_fits_the_profile(tmp_path, monkeypatch):
     profile = dict(SMOKE, train_per_class=3, heldout_per_class=1,
                    val_per_class=2, img_size=48)
     # A report needs only the path: nothing is exported for it.
-    path = quality.fashion_mnist_folder(str(tmp_path / 'work'), profile,
+    path = fashion_mnist.profile_folder(str(tmp_path / 'work'), profile,
                                         export=False)
     assert not osp.exists(path)
-    root = quality.fashion_mnist_folder(str(tmp_path / 'work'), profile)
+    root = fashion_mnist.profile_folder(str(tmp_path / 'work'), profile)
     assert root == path
     assert osp.basename(root) == 'fashion-mnist-48px-4-2'
-    data = runner.prepare_data(root, str(tmp_path / 'work'), profile)
+    data = subsets.prepare_data(root, str(tmp_path / 'work'), profile)
     assert data['classes'] == sorted(fashion_mnist.CLASSES)
     assert data['pretrain_num'] == 30 and data['heldout_num'] == 10
     assert data['val_num'] == 20
@@ -466,13 +471,13 @@ def test_best_csm_row_is_chosen_on_heldout_and_compared_with_se():
         'featreg': ([39., 41., 43.], [40., 40., 40.]),
         'supervised': ([45., 45., 45.], [45., 45., 45.]),
     }
-    rows = runner.summarize([
+    rows = statistics.summarize([
         dict(row=r, label=r, seed=s, logreg_probe=v[0][s],
              logreg_heldout=v[1][s]) for r, v in vals.items()
         for s in range(3)
     ])
-    assert report.best_row(rows) == 'csm'
-    diff, se = report.difference(rows, 'csm', 'featreg')
+    assert statistics.best_row(rows) == 'csm'
+    diff, se = statistics.difference(rows, 'csm', 'featreg')
     a, b = np.array(vals['csm'][0]), np.array(vals['featreg'][0])
     assert diff == pytest.approx(a.mean() - b.mean())
     assert se == pytest.approx(
@@ -485,7 +490,7 @@ def test_best_csm_row_is_chosen_on_heldout_and_compared_with_se():
     assert ('vs featreg: +0.0 points (SE of the difference 1.3; not '
             'established, > 2 SE needed; equal backbone passes)') in text
     vals['simclr_half'] = ([27., 28., 29.], [27., 27., 27.])
-    half = runner.summarize([
+    half = statistics.summarize([
         dict(row=r, label=r, seed=s, logreg_probe=v[0][s],
              logreg_heldout=v[1][s]) for r, v in vals.items()
         for s in range(3)
@@ -496,7 +501,7 @@ def test_best_csm_row_is_chosen_on_heldout_and_compared_with_se():
     # (41 - 31) / (45 - 31)
     assert 'gap closure (row − SimCLR) / (supervised − SimCLR): 0.71' in text
     # One seed of one row: no comparison to make, no claim.
-    one = runner.summarize([dict(row='csm', label='csm', seed=0,
+    one = statistics.summarize([dict(row='csm', label='csm', seed=0,
                                  logreg_probe=40., logreg_heldout=41.)])
     assert report.comparisons(one) == []
 
@@ -511,7 +516,7 @@ def test_merged_runs_keep_where_each_invocation_ran():
                   hardware=amd, versions=dict(torch='2'),
                   load_start=[1., 1., 1.], load_end=[2., 2., 2.],
                   total_seconds=600.)
-    calls = report.invocations(legacy)
+    calls = results.invocations(legacy)
     assert len(calls) == 1 and calls[0]['hardware'] == amd
     text = '\n'.join(report._describe_where(legacy))
     assert 'AMD EPYC' in text and '10.0 min' in text
@@ -532,10 +537,10 @@ def test_merged_runs_keep_where_each_invocation_ran():
     # Runs of an older JSON get its one machine's CPU; merged ones keep
     # their own.
     old = dict(legacy, runs=[dict(row='csm'), dict(row='x', hardware='B')])
-    report.name_run_cpus(old)
+    results.name_run_cpus(old)
     assert [r['hardware'] for r in old['runs']] == ['AMD EPYC', 'B']
     merged['runs'] = [dict(row='csm')]
-    report.name_run_cpus(merged)
+    results.name_run_cpus(merged)
     assert 'hardware' not in merged['runs'][0]
     # The table's wall times name their CPU once rows ran on several.
     runs = [
@@ -544,11 +549,11 @@ def test_merged_runs_keep_where_each_invocation_ran():
         dict(row='csm_generic', label='generic', seed=0,
              pretrain_seconds=100., hardware='Intel(R) Xeon(R) Processor'),
     ]
-    table = report.table(runner.summarize(runs), None, '',
+    table = report.table(statistics.summarize(runs), None, '',
                          ['csm', 'csm_generic'])
     assert '| 300 on AMD EPYC |' in table
     assert '| 100 on Intel Xeon |' in table
-    table = report.table(runner.summarize(runs[:1]), None, '', ['csm'])
+    table = report.table(statistics.summarize(runs[:1]), None, '', ['csm'])
     assert '| 300 |' in table and ' on ' not in table
 
 
@@ -563,18 +568,18 @@ def test_gap_closure_needs_a_gap():
                 runs.append(dict(row=row, label=row, seed=seed,
                                  logreg_probe=acc + jitter,
                                  logreg_heldout=acc + jitter))
-        return runner.summarize(runs)
+        return statistics.summarize(runs)
 
     tie = rows_with(79.1)
-    assert runner.gap_closure(tie, 'csm', 'logreg_probe') < -50
-    assert not report.gap_established(tie)
+    assert statistics.gap_closure(tie, 'csm', 'logreg_probe') < -50
+    assert not statistics.gap_established(tie)
     assert '| n/a (no gap) / – |' in report.table(tie, None, '', ['csm'])
     text = '\n'.join(report.comparisons(tie))
     assert 'gap closure: undefined here' in text and 'target' not in text
-    assert report.gap_closures(tie)['logreg_probe']['csm'] is None
+    assert statistics.gap_closures(tie)['logreg_probe']['csm'] is None
     gap = rows_with(89.)
-    assert report.gap_closures(gap)['logreg_probe']['csm'] == \
+    assert statistics.gap_closures(gap)['logreg_probe']['csm'] == \
         pytest.approx((73. - 79.) / (89. - 79.))
-    assert report.gap_established(gap)
+    assert statistics.gap_established(gap)
     assert '| -0.60 / – |' in report.table(gap, None, '', ['csm'])
     assert 'gap closure (row − SimCLR)' in '\n'.join(report.comparisons(gap))
