@@ -115,17 +115,7 @@ def run_demo(work_dir: str,
                            f'val images from {data_root}')
         with stage('teacher') as note:
             spec = build_teacher_spec(teacher, data, settings, work_dir, log)
-            note['msg'] = PROXY_LABEL if is_proxy(spec) else spec
-            if is_proxy(spec):
-                with open(osp.join(spec[len(LOCAL_DIR):],
-                                   PROXY_META)) as f:
-                    fit = json.load(f)['fit']
-                out['proxy_fit'] = fit
-                note['msg'] += (
-                    '; held-out train images: top-1 agreement with '
-                    'EfficientNet '
-                    f'{100 * fit["heldout_top1_agreement_with_effnet"]:.0f}%'
-                    f', KL {fit["heldout_kl"]:.2f}')
+            note['msg'] = describe_teacher(spec, out)
         with stage('teacher cache') as note:
             tinfo = cache_teacher(spec, data, settings, work_dir, log)
             note['msg'] = (f'{data["pretrain_num"]} images x '
@@ -150,17 +140,28 @@ def run_demo(work_dir: str,
                                                tinfo['templates'])
             note['msg'] = 'the ceiling: the teacher\'s own probe, zero-shot'
         out.update(
-            data_root=data_root,
-            classes=data['classes'],
-            num_images=dict(
-                pretrain=data['pretrain_num'],
-                probe=data['probe_num'],
-                val=data['val_num']),
+            data_root=data_root, classes=data['classes'],
+            num_images=dict(pretrain=data['pretrain_num'],
+                            probe=data['probe_num'], val=data['val_num']),
             teacher_label=tinfo['label'],
             stage_seconds={k: round(v, 1) for k, v in stage.times.items()},
             total_seconds=round(time.time() - stage.t_start, 1))
     print_summary(out)
     return out
+
+
+def describe_teacher(spec: str, out: dict) -> str:
+    """The teacher stage's line; a proxy's fit quality goes into ``out``
+    (``proxy_fit``) too."""
+    if not is_proxy(spec):
+        return spec
+    with open(osp.join(spec[len(LOCAL_DIR):], PROXY_META)) as f:
+        fit = json.load(f)['fit']
+    out['proxy_fit'] = fit
+    return (f'{PROXY_LABEL}; held-out train images: top-1 agreement with '
+            'EfficientNet '
+            f'{100 * fit["heldout_top1_agreement_with_effnet"]:.0f}%, '
+            f'KL {fit["heldout_kl"]:.2f}')
 
 
 def print_summary(out: dict):

