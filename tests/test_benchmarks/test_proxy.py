@@ -13,6 +13,10 @@ pytest.importorskip('transformers')
 from mmbeamclip.models.teachers import OpenCLIPTeacher  # noqa: E402
 from beamclip_bench import proxy, proxy_model  # noqa: E402
 
+# A proxy small enough for a test: 20 classes, one template, 3 steps.
+TINY_PROXY = dict(embed_dim=32, image_size=32, templates='vanilla', steps=3,
+                  max_classes=20, progress=False, log=lambda *a: None)
+
 
 def test_efficientnet_weights_identical_in_timm():
     """The package's weights give identical logits in timm's architecture."""
@@ -41,16 +45,7 @@ def proxy_dir(tmp_path_factory):
         arr = (torch.rand(40, 40, 3, generator=g) * 255).byte().numpy()
         Image.fromarray(arr).save(images / f'{i}.png')
     out = str(tmp_path_factory.mktemp('proxy') / 'model')
-    ref = proxy.build_proxy_teacher(
-        out,
-        str(images),
-        embed_dim=32,
-        image_size=32,
-        templates='vanilla',
-        steps=3,
-        max_classes=20,
-        progress=False,
-        log=lambda *a: None)
+    ref = proxy.build_proxy_teacher(out, str(images), **TINY_PROXY)
     assert ref == f'local-dir:{out}'
     return out
 
@@ -95,16 +90,8 @@ def test_proxy_build_is_cached(proxy_dir):
     mtime = os.path.getmtime(path)
     with open(os.path.join(proxy_dir, 'proxy_meta.json')) as f:
         settings = json.load(f)['settings']
-    ref = proxy.build_proxy_teacher(
-        proxy_dir,
-        settings['images'],
-        embed_dim=32,
-        image_size=32,
-        templates='vanilla',
-        steps=3,
-        max_classes=20,
-        progress=False,
-        log=lambda *a: None)
+    ref = proxy.build_proxy_teacher(proxy_dir, settings['images'],
+                                    **TINY_PROXY)
     assert ref == f'local-dir:{proxy_dir}'
     assert os.path.getmtime(path) == mtime
 
