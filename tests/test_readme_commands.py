@@ -20,12 +20,12 @@ import os
 import os.path as osp
 import shlex
 import socket
-import subprocess
 import sys
 
 import pytest
 import torch
 from conftest import write_image_folder
+from tool_process import run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 README = osp.join(ROOT, 'README.md')
@@ -89,12 +89,10 @@ def run_readme(command, ctx, subs=(), extra=(), ok=True, timeout=600):
     if words[0] == 'python':
         words[0] = sys.executable
     env['PORT'] = str(_free_port())
-    proc = subprocess.run(
+    proc = run_tool(
         words + list(extra),
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=timeout)
     log = proc.stdout + proc.stderr
     assert (proc.returncode == 0) == ok, f'{words}\n{log[-4000:]}'
@@ -102,25 +100,14 @@ def run_readme(command, ctx, subs=(), extra=(), ok=True, timeout=600):
 
 
 @pytest.fixture(scope='module')
-def ctx(tmp_path_factory):
+def ctx(tmp_path_factory, tiny_clip_dir):
     tmp = tmp_path_factory.mktemp('readme')
-    teacher = str(tmp / 'teacher')
+    teacher = tiny_clip_dir
     env = dict(
         os.environ,
         HF_HUB_OFFLINE='1',
         MMBEAMCLIP_CACHE=str(tmp / 'cache'),
         PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
-    # The tiny random teacher, written in its own process.
-    subprocess.run([
-        sys.executable, '-c',
-        'import sys; sys.path.insert(0, "tests"); '
-        'from conftest import write_tiny_clip_dir; '
-        f'write_tiny_clip_dir({teacher!r})'
-    ],
-                   cwd=ROOT,
-                   env=env,
-                   check=True,
-                   capture_output=True)
     data = write_image_folder(tmp / 'images')
     teacher_opts = [
         'model.target_generator.model_name=tiny',

@@ -3,13 +3,13 @@ plumbing."""
 import glob
 import json
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
 from beamclip_bench import results
 from beamclip_bench.common import REPO
+from tool_process import run_tool
 
 import mmbeamclip  # noqa: F401
 
@@ -23,7 +23,7 @@ def test_quick_profile_plumbing(tmp_path, image_folder, tiny_clip_dir):
     pytest.importorskip('sklearn')  # the benchmark extra
     work = tmp_path / 'work'
     results = tmp_path / 'RESULTS.md'
-    proc = subprocess.run([
+    proc = run_tool([
         sys.executable,
         osp.join(REPO, 'benchmarks', 'quality.py'), '--profile', 'smoke',
         '--data-root', image_folder, '--teacher',
@@ -31,7 +31,7 @@ def test_quick_profile_plumbing(tmp_path, image_folder, tiny_clip_dir):
         '--work-dir',
         str(work), '--results',
         str(results)
-    ], cwd=REPO, capture_output=True, text=True)
+    ], cwd=REPO)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with open(work / 'quality_smoke.json') as f:
         out = json.load(f)

@@ -2,12 +2,12 @@
 import importlib.util
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
 from conftest import write_image_folder
+from tool_process import run_tool
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
@@ -22,8 +22,7 @@ TOOL = osp.join(ROOT, 'tools', 'extract_student.py')
 
 
 def run(args, env, ok=True):
-    proc = subprocess.run([sys.executable, TOOL] + args, cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = run_tool([sys.executable, TOOL] + args, cwd=ROOT, env=env, timeout=300)
     log = proc.stdout + proc.stderr
     assert (proc.returncode == 0) == ok, log[-3000:]
     if not ok:  # one clear line, not a traceback
@@ -44,7 +43,7 @@ def env(tmp_path_factory):
 def checkpoint(env, tiny_clip_dir, tmp_path_factory):
     """One epoch of the stock tools/train.py on generated images."""
     tmp = tmp_path_factory.mktemp('extract')
-    proc = subprocess.run([
+    proc = run_tool([
         sys.executable, 'tools/train.py', CONFIG, '--work-dir',
         str(tmp / 'work'), '--cfg-options',
         'model.target_generator.model_name=tiny',
@@ -52,8 +51,7 @@ def checkpoint(env, tiny_clip_dir, tmp_path_factory):
         'model.neck.out_channels=32', 'train_dataloader.batch_size=8',
         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
         'train_cfg.max_epochs=1', 'train_cfg.val_interval=10'
-    ], cwd=ROOT, env=dict(env, DATA_ROOT=write_image_folder(tmp / 'images')),
-                          capture_output=True, text=True, timeout=600)
+    ], cwd=ROOT, env=dict(env, DATA_ROOT=write_image_folder(tmp / 'images')), timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     return str(tmp / 'work' / 'epoch_1.pth')
 

@@ -1,11 +1,11 @@
 """Full fine-tuning of a trained student with a stock ImageClassifier."""
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import torch
 from conftest import write_image_folder
+from tool_process import run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TRAIN_CFG = ('configs/beamclip/'
@@ -20,10 +20,10 @@ CPU = [
 
 
 def train(cfg, work_dir, env, *options):
-    proc = subprocess.run(
+    proc = run_tool(
         [sys.executable, 'tools/train.py', cfg, '--work-dir', work_dir,
          '--cfg-options', *CPU, *options],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        cwd=ROOT, env=env, timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     return log

@@ -3,13 +3,13 @@ import json
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
 from conftest import write_image_folder
+from tool_process import run_tool
 
 from mmbeamclip.evaluation import knn_accuracy, knn_scores
 
@@ -79,7 +79,7 @@ def test_knn_eval_tool_on_trained_student(tmp_path, tiny_clip_dir):
         HF_HUB_OFFLINE='1',
         MMBEAMCLIP_CACHE=str(tmp_path / 'cache'),
         PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
-    train = subprocess.run([
+    train = run_tool([
         sys.executable, 'tools/train.py', CONFIG, '--work-dir',
         str(tmp_path / 'work'), '--cfg-options',
         'model.target_generator.model_name=tiny',
@@ -87,20 +87,20 @@ def test_knn_eval_tool_on_trained_student(tmp_path, tiny_clip_dir):
         'model.neck.out_channels=32', 'train_dataloader.batch_size=4',
         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
         'train_cfg.max_epochs=1', 'train_cfg.val_interval=10'
-    ], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    ], cwd=ROOT, env=env, timeout=600)
     assert train.returncode == 0, (train.stdout + train.stderr)[-3000:]
     # val = train: with k=1 each image finds itself (cosine 1)
     same = tmp_path / 'same'
     shutil.copytree(osp.join(data, 'train'), same / 'train')
     shutil.copytree(osp.join(data, 'train'), same / 'val')
     out = tmp_path / 'knn.json'
-    proc = subprocess.run([
+    proc = run_tool([
         sys.executable, 'tools/knn_eval.py',
         str(tmp_path / 'work' / 'epoch_1.pth'), '--data-root',
         str(same), '--k', '1', '5', '200', '--img-size', '64',
         '--workers', '0', '--out',
         str(out)
-    ], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    ], cwd=ROOT, env=env, timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'k-NN on' in log and '2 classes, 12 train / 12 val' in log

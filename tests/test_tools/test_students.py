@@ -7,12 +7,12 @@ the TorchScript export of the student matches the mmpretrain backbone.
 """
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
 from conftest import write_image_folder
+from tool_process import run_tool
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
@@ -53,7 +53,7 @@ def test_student_trains_and_probes(student, data, tiny_clip_dir, tmp_path):
         HF_HUB_OFFLINE='1',
         MMBEAMCLIP_CACHE=str(tmp_path / 'cache'),
         PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
-    proc = subprocess.run([
+    proc = run_tool([
         sys.executable, 'tools/train.py',
         train_config(student), '--work-dir', work_dir, '--cfg-options',
         'model.target_generator.model_name=tiny',
@@ -68,8 +68,6 @@ def test_student_trains_and_probes(student, data, tiny_clip_dir, tmp_path):
     ],
                           cwd=ROOT,
                           env=env,
-                          capture_output=True,
-                          text=True,
                           timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
@@ -113,14 +111,12 @@ def test_student_trains_and_probes(student, data, tiny_clip_dir, tmp_path):
     # written by tools/extract_student.py gives the mmpretrain backbone's
     # features.
     exported = str(tmp_path / 'student.pt')
-    proc = subprocess.run([
+    proc = run_tool([
         sys.executable, 'tools/extract_student.py', ckpt, exported,
         '--format', 'torchscript', '--input-size', '32'
     ],
                           cwd=ROOT,
                           env=env,
-                          capture_output=True,
-                          text=True,
                           timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     scripted = torch.jit.load(exported)

@@ -9,12 +9,12 @@ import math
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import pytest
 import torch
 from conftest import write_image_folder
+from tool_process import run_tool
 
 from mmbeamclip.utils.local_dir import read_local_dir_config
 from teacher_families import TEACHER_FAMILIES
@@ -63,13 +63,11 @@ def test_train_one_epoch_with_each_teacher_family(family, env, tmp_path):
     embed_dim = model_cfg['embed_dim']
     size = model_cfg['vision_cfg']['image_size']
     work_dir = str(tmp_path / 'work')
-    proc = subprocess.run(
+    proc = run_tool(
         [sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir] +
         family_options(teacher_cfg, embed_dim),
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]

@@ -7,13 +7,13 @@ import glob
 import os
 import os.path as osp
 import shutil
-import subprocess
 import sys
 
 import pytest
 import torch
 import torchvision
 from conftest import write_image_folder
+from tool_process import run_tool
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
@@ -59,12 +59,10 @@ def tiny_options(tiny_clip_dir):
 
 
 def run(args, env, cwd=ROOT, timeout=600):
-    proc = subprocess.run(
+    proc = run_tool(
         args,
         cwd=cwd,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=timeout)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]

@@ -3,12 +3,12 @@ import glob
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import torch
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
+from tool_process import run_tool
 
 import mmbeamclip  # noqa: F401  (registers BeamCLIP, checkpoint loader fix)
 
@@ -45,8 +45,8 @@ def train(cfg, work_dir, image_folder, cache, *options, args=()):
         sys.executable, 'tools/train.py', cfg, '--work-dir', work_dir, *args,
         '--cfg-options', *TINY, *options
     ]
-    proc = subprocess.run(
-        cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    proc = run_tool(
+        cmd, cwd=REPO, env=env, timeout=900)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return proc.stdout + proc.stderr
 

@@ -8,7 +8,6 @@ recomputed here from the checkpoint with numpy.
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import numpy as np
@@ -18,6 +17,7 @@ from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmpretrain.registry import DATASETS, MODELS
 from PIL import Image
+from tool_process import run_tool
 
 import mmbeamclip  # noqa: F401
 from mmbeamclip.prompts import imagenet_wnids
@@ -57,8 +57,8 @@ def options(tiny_clip_dir):
 
 
 def run(args, env):
-    proc = subprocess.run(
-        args, cwd=ROOT, env=env, capture_output=True, text=True,
+    proc = run_tool(
+        args, cwd=ROOT, env=env,
         timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]

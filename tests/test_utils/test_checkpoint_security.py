@@ -13,6 +13,7 @@ import sys
 import pytest
 import torch
 from conftest import write_image_folder
+from tool_process import run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(
@@ -73,13 +74,11 @@ def test_stock_tools_refuse_crafted_checkpoint(setup, how):
             f'model.backbone.init_cfg.checkpoint={evil}',
             'model.backbone.init_cfg.prefix=backbone.'
         ]
-    proc = subprocess.run(
+    proc = run_tool(
         [sys.executable, tool, CONFIG] + extra + ['--work-dir', work_dir] +
         options,
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300)
     log = proc.stdout + proc.stderr
     assert proc.returncode != 0, log[-3000:]

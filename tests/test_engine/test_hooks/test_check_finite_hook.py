@@ -1,13 +1,13 @@
 """CheckFiniteHook: a diverged run stops before writing a checkpoint."""
 import os
 import os.path as osp
-import subprocess
 import sys
 from types import SimpleNamespace
 
 import pytest
 import torch
 from conftest import write_image_folder
+from tool_process import run_tool
 
 from mmbeamclip.engine.hooks import CheckFiniteHook
 from mmbeamclip.engine.hooks.check_finite_hook import first_bad_tensor
@@ -99,7 +99,7 @@ def test_diverged_run_stops_without_checkpoint(tmp_path, tiny_clip_dir):
         HF_HUB_OFFLINE='1',
         MMBEAMCLIP_CACHE=str(tmp_path / 'cache'),
         PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
-    proc = subprocess.run(
+    proc = run_tool(
         [
             sys.executable, 'tools/train.py',
             str(config), '--work-dir',
@@ -112,8 +112,6 @@ def test_diverged_run_stops_without_checkpoint(tmp_path, tiny_clip_dir):
         ],
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300)
     log = proc.stdout + proc.stderr
     assert proc.returncode != 0, log[-3000:]
