@@ -11,7 +11,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
 
-from mmbeamclip.prompts import (PromptRecipe, default_cache_dir,
+from mmbeamclip.prompts import (PromptRecipe, default_prompt_bank_dir,
                                 load_or_build_prompt_bank)
 
 
@@ -49,7 +49,7 @@ def main():
     hook_cfg = dict(hook_cfgs[0])
     recipe = PromptRecipe.from_hook_cfg(hook_cfg)
     cache_dir = args.cache_dir or hook_cfg.get('cache_dir') or \
-        default_cache_dir()
+        default_prompt_bank_dir()
     teacher = MODELS.build(cfg.model.target_generator).to(args.device)
     classes, _ = recipe.resolve(
         dataset_classes(cfg) if recipe.from_dataset else None)

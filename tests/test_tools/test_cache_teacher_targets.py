@@ -10,7 +10,7 @@ import numpy as np
 import mmbeamclip  # noqa: F401
 from mmbeamclip.teacher_cache import (build_teacher_cache_from_config,
                                       read_manifest)
-from mmbeamclip.teacher_cache.store import shard_path
+from mmbeamclip.teacher_cache.layout import shard_path
 
 sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_teacher_cache'))
 from teacher_cache_helpers import CONFIG, cached_config  # noqa: E402

@@ -9,8 +9,9 @@ from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
 from mmbeamclip.prompts import (PromptRecipe, check_batch_size, check_names,
-                                default_cache_dir, load_or_build_prompt_bank,
-                                map_classes, warn_identical_anchors)
+                                default_prompt_bank_dir,
+                                load_or_build_prompt_bank, map_classes,
+                                warn_identical_anchors)
 
 EVAL_CLASSES = ('map', 'dataset')
 
@@ -93,7 +94,7 @@ class PromptBankHook(Hook):
                              f'got {eval_classes!r}')
         check_batch_size(batch_size)
         self.eval_classes = eval_classes
-        self.cache_dir = cache_dir or default_cache_dir()
+        self.cache_dir = cache_dir or default_prompt_bank_dir()
         self.batch_size = batch_size
         self.progress = progress
         self._eval_key = None
