@@ -75,7 +75,8 @@ def test_train_from_cache(cfg, tiny_teacher_cfg):
 def test_other_folder_in_the_pipeline_is_refused(cfg, tmp_path):
     cfg.train_dataloader.dataset.pipeline[1]['cache_dir'] = str(tmp_path)
     runner = Runner.from_cfg(cfg)
-    with pytest.raises(CacheMismatchError, match='Name the teacher-target cache once'):
+    with pytest.raises(CacheMismatchError,
+                       match='Name the teacher-target cache once'):
         runner.train()
 
 
