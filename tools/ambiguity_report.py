@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 
+import library_warnings  # noqa: F401  (before mmcv is imported)
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
@@ -29,6 +30,7 @@ from mmpretrain.registry import DATASETS, MODELS
 
 from mmbeamclip.prompts import (PromptRecipe, build_prompt_bank,
                                 resolve_classnames)
+from mmbeamclip.utils import accept_short_custom_imports
 
 CONTEXT_SHORTCUTS = {
     'hypernyms': dict(type='WordNetHypernyms'),
@@ -103,6 +105,7 @@ def load_setup(args):
         contexts=None,
         aggregate='mean')
     if args.config:
+        accept_short_custom_imports()
         cfg = Config.fromfile(args.config)
         hooks = [
             h for h in cfg.get('custom_hooks', [])

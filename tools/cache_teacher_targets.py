@@ -14,11 +14,14 @@ resume: run the same command again.
 import argparse
 import os
 
+import library_warnings  # noqa: F401  (before mmcv is imported)
 from mmengine.config import Config, DictAction
 from mmengine.dist import init_dist
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
-from mmengine.utils import import_modules_from_strings
+
+from mmbeamclip.teacher_cache import build_teacher_cache_from_config
+from mmbeamclip.utils import accept_short_custom_imports
 
 
 def parse_args():
@@ -49,13 +52,10 @@ def parse_args():
 
 def main():
     args = parse_args()
+    accept_short_custom_imports()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
-    import mmbeamclip  # noqa: F401  (also applies the CPU launcher fixes)
-    from mmbeamclip.teacher_cache import build_teacher_cache_from_config
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     if args.launcher != 'none':
         init_dist(args.launcher,

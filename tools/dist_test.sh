@@ -1,4 +1,24 @@
 #!/usr/bin/env bash
-# mmpretrain's stock dist_test.sh: CONFIG CHECKPOINT GPUS [test.py args...].
-TOOL=$(python -c "from mmbeamclip.utils import stock_tool_path; print(stock_tool_path('dist_test.sh'))") || exit 1
-exec bash "$TOOL" "$@"
+# Distributed testing through this folder's test.py (mmpretrain's stock
+# test.py, plus short custom_imports and quiet library warnings):
+#   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
+# Env: NNODES, NODE_RANK, PORT, MASTER_ADDR (as mmpretrain's dist_test.sh).
+CONFIG=$1
+CHECKPOINT=$2
+GPUS=$3
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+
+PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+python -m torch.distributed.run \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
+    "$(dirname "$0")/test.py" \
+    "$CONFIG" \
+    "$CHECKPOINT" \
+    --launcher pytorch "${@:4}"

@@ -1,5 +1,22 @@
 #!/usr/bin/env bash
-# mmpretrain's stock dist_train.sh: CONFIG GPUS [train.py args...].
-# Env: NNODES, NODE_RANK, PORT, MASTER_ADDR (as in mmpretrain).
-TOOL=$(python -c "from mmbeamclip.utils import stock_tool_path; print(stock_tool_path('dist_train.sh'))") || exit 1
-exec bash "$TOOL" "$@"
+# Distributed training through this folder's train.py (mmpretrain's stock
+# train.py, plus short custom_imports and quiet library warnings):
+#   bash tools/dist_train.sh CONFIG GPUS [train.py args...]
+# Env: NNODES, NODE_RANK, PORT, MASTER_ADDR (as mmpretrain's dist_train.sh).
+CONFIG=$1
+GPUS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+
+PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+python -m torch.distributed.run \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
+    "$(dirname "$0")/train.py" \
+    "$CONFIG" \
+    --launcher pytorch "${@:3}"

@@ -28,6 +28,7 @@ import pickle
 import sys
 import tempfile
 
+import library_warnings  # noqa: F401  (before mmcv is imported)
 import torch
 
 from mmbeamclip.utils import atomic_torch_save, atomic_write, extract_student

@@ -20,6 +20,7 @@ import pickle
 import sys
 import time
 
+import library_warnings  # noqa: F401  (before mmcv is imported)
 import torch
 import torch.nn.functional as F
 from mmengine.dataset import default_collate
