@@ -1,10 +1,10 @@
-from .checkpoint import extract_student
 from .custom_imports import (accept_short_custom_imports,
                              normalize_custom_imports)
 from .fileio import (atomic_dir, atomic_torch_save, atomic_write, cache_root,
                      sha256_file)
 from .local_dir import LOCAL_DIR_PREFIX, read_local_dir_config, write_local_dir
 from .stock_tools import run_stock_tool, stock_tool_path
+from .student_extraction import extract_student
 
 __all__ = [
     'accept_short_custom_imports', 'atomic_dir', 'atomic_torch_save',
