@@ -113,11 +113,10 @@ def ctx(tmp_path_factory):
     # The tiny random teacher, written in its own process.
     subprocess.run([
         sys.executable, '-c',
-        'import sys; sys.path.insert(0, "tests"); '
         'from conftest import write_tiny_clip_dir; '
         f'write_tiny_clip_dir({teacher!r})'
     ],
-                   cwd=ROOT,
+                   cwd=osp.join(ROOT, 'tests'),
                    env=env,
                    check=True,
                    capture_output=True)

@@ -8,13 +8,12 @@ import subprocess
 import sys
 
 import numpy as np
+from teacher_cache_helpers import CONFIG, cached_config
+
 import mmbeamclip  # noqa: F401
 from mmbeamclip.teacher_cache import (build_teacher_cache_from_config,
                                       read_manifest)
 from mmbeamclip.teacher_cache.layout import shard_path
-
-sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_teacher_cache'))
-from teacher_cache_helpers import CONFIG, cached_config  # noqa: E402
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
 

@@ -1,18 +1,12 @@
-import os.path as osp
-import sys
-
 import pytest
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
+from teacher_cache_helpers import cached_config
 
 import mmbeamclip  # noqa: F401
 from mmbeamclip.datasets.transforms import find_transforms
 from mmbeamclip.teacher_cache import (CacheMismatchError,
                                       build_teacher_cache_from_config)
-
-sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..',
-                            'test_teacher_cache'))
-from teacher_cache_helpers import cached_config  # noqa: E402
 
 
 def _runner_cfg(cfg, work_dir):
