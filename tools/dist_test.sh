@@ -3,22 +3,5 @@
 # test.py, plus short custom_imports and quiet library warnings):
 #   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
 # Env: NNODES, NODE_RANK, PORT, MASTER_ADDR (as mmpretrain's dist_test.sh).
-CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-python -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$(dirname "$0")/test.py" \
-    "$CONFIG" \
-    "$CHECKPOINT" \
+exec bash "$(dirname "$0")/dist_launch.sh" "$3" test.py "$1" "$2" \
     --launcher pytorch "${@:4}"
