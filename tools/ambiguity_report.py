@@ -24,13 +24,12 @@ import sys
 
 import library_warnings  # noqa: F401  (before mmcv is imported)
 import torch
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
 
 from mmbeamclip.prompts import (PromptRecipe, build_prompt_bank,
                                 resolve_classnames)
-from mmbeamclip.utils import accept_short_custom_imports
+from mmbeamclip.utils import load_tool_config
 
 CONTEXT_SHORTCUTS = {
     'hypernyms': dict(type='WordNetHypernyms'),
@@ -105,8 +104,7 @@ def load_setup(args):
         contexts=None,
         aggregate='mean')
     if args.config:
-        accept_short_custom_imports()
-        cfg = Config.fromfile(args.config)
+        cfg = load_tool_config(args.config)
         hooks = [
             h for h in cfg.get('custom_hooks', [])
             if h['type'] == 'PromptBankHook'

@@ -8,13 +8,12 @@ instead of encoding the prompts again.
 import argparse
 
 import library_warnings  # noqa: F401  (before mmcv is imported)
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 from mmpretrain.registry import DATASETS, MODELS
 
 from mmbeamclip.prompts import (PromptRecipe, default_prompt_bank_dir,
                                 load_or_build_prompt_bank)
-from mmbeamclip.utils import accept_short_custom_imports
+from mmbeamclip.utils import load_tool_config
 
 
 def parse_args():
@@ -37,11 +36,7 @@ def dataset_classes(cfg):
 
 def main():
     args = parse_args()
-    accept_short_custom_imports()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg = load_tool_config(args.config, args.cfg_options)
     hook_cfgs = [
         h for h in cfg.get('custom_hooks', [])
         if h['type'] == 'PromptBankHook'

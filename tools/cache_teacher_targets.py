@@ -15,13 +15,12 @@ import argparse
 import os
 
 import library_warnings  # noqa: F401  (before mmcv is imported)
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.dist import init_dist
 from mmengine.logging import MMLogger
-from mmengine.registry import init_default_scope
 
 from mmbeamclip.teacher_cache import build_teacher_cache_from_config
-from mmbeamclip.utils import accept_short_custom_imports
+from mmbeamclip.utils import load_tool_config
 
 
 def parse_args():
@@ -52,11 +51,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    accept_short_custom_imports()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg = load_tool_config(args.config, args.cfg_options)
     if args.launcher != 'none':
         init_dist(args.launcher,
                   **cfg.get('env_cfg', {}).get('dist_cfg', {}))

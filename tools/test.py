@@ -2,7 +2,7 @@
 
 Configs load the plugin with `custom_imports=dict(imports=['mmbeamclip'])`,
 or `custom_imports=['mmbeamclip']` / `'mmbeamclip'`, which this wrapper
-accepts too (mmbeamclip/utils/custom_imports.py). It also spares you looking
+accepts too (mmbeamclip/utils/tool_config.py). It also spares you looking
 up where pip put the stock tool, and filters two library warnings at import
 (tools/library_warnings.py).
 """

@@ -3,7 +3,7 @@ import os.path as osp
 import runpy
 import sys
 
-from .custom_imports import accept_short_custom_imports
+from .tool_config import accept_short_custom_imports
 
 
 def stock_tool_path(name: str) -> str:

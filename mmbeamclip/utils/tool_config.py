@@ -1,6 +1,6 @@
-"""``custom_imports`` written as a list or a string, for this repo's tools.
+"""How this repository's tools read a config (:func:`load_tool_config`).
 
-mmengine's ``Config.fromfile`` imports a config's plugins with
+``custom_imports`` may be written as a list or a string. mmengine's ``Config.fromfile`` imports a config's plugins with
 ``import_modules_from_strings(**cfg['custom_imports'])``, so only the dict
 form ``custom_imports=dict(imports=['mmbeamclip'])`` works; the forms people
 write, ``custom_imports=['mmbeamclip']`` and ``custom_imports='mmbeamclip'``,
@@ -13,8 +13,10 @@ tools in ``tools/`` apply it; importing mmbeamclip changes nothing.
 import functools
 import inspect
 from collections.abc import Mapping
+from typing import Optional
 
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
 
 _PATCHED = '_mmbeamclip_short_custom_imports'
@@ -75,3 +77,24 @@ def accept_short_custom_imports():
 
     setattr(fromfile, _PATCHED, True)
     Config.fromfile = staticmethod(fromfile)
+
+
+def load_tool_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """A config as this repository's tools read it.
+
+    ``custom_imports`` may be short (:func:`accept_short_custom_imports`),
+    ``--cfg-options`` are merged and the config's default scope is set.
+
+    Args:
+        path (str): Config file.
+        cfg_options (dict, optional): ``--cfg-options`` to merge.
+
+    Returns:
+        Config: The config, its custom imports done.
+    """
+    accept_short_custom_imports()
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    return cfg
