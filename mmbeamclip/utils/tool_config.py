@@ -1,6 +1,7 @@
 """How this repository's tools read a config (:func:`load_tool_config`).
 
-``custom_imports`` may be written as a list or a string. mmengine's ``Config.fromfile`` imports a config's plugins with
+``custom_imports`` may be written as a list or a string. mmengine's
+``Config.fromfile`` imports a config's plugins with
 ``import_modules_from_strings(**cfg['custom_imports'])``, so only the dict
 form ``custom_imports=dict(imports=['mmbeamclip'])`` works; the forms people
 write, ``custom_imports=['mmbeamclip']`` and ``custom_imports='mmbeamclip'``,
