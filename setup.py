@@ -55,7 +55,12 @@ setup(
     long_description=readme(),
     long_description_content_type='text/markdown',
     license='Apache License 2.0',
-    packages=find_packages(include=['mmbeamclip', 'mmbeamclip.*']),
+    # The benchmark package ships beside the plugin (as open_clip ships
+    # open_clip_train): `import beamclip_bench` works once installed. It
+    # runs from a checkout (row configs, stock tools), so install editable.
+    packages=find_packages(include=['mmbeamclip', 'mmbeamclip.*']) +
+    ['beamclip_bench'],
+    package_dir={'beamclip_bench': 'benchmarks/beamclip_bench'},
     include_package_data=True,
     package_data={'mmbeamclip': ['data/*.json', 'data/*.txt']},
     python_requires='>=3.9',

@@ -1,47 +1,16 @@
 import json
 import os
-import os.path as osp
-import sys
 
 import numpy as np
 import pytest
-import torch
+# One tiny teacher for the tests and the throughput benchmark.
+from beamclip_bench.tiny_clip import TINY_CLIP_CFG as TINY_CFG
+from beamclip_bench.tiny_clip import write_tiny_clip as write_tiny_clip_dir
 
 # Tests never reach a model hub: a missing download must fail at once.
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
-# The benchmark package lives beside the benchmark scripts, outside the wheel.
-sys.path.insert(
-    0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'benchmarks'))
 
 TINY_NAME = 'mmbeamclip-tiny-test'
-TINY_CFG = dict(
-    embed_dim=32,
-    vision_cfg=dict(
-        image_size=32, layers=2, width=64, patch_size=8, head_width=32),
-    text_cfg=dict(
-        context_length=16, vocab_size=49408, width=32, heads=2, layers=1))
-
-
-def write_tiny_clip_dir(folder, seed=0, cfg=TINY_CFG):
-    """A ``local-dir:`` open_clip model with random weights (asked for here).
-
-    Everything downstream loads it through the same path as staged real
-    CLIP weights. ``folder`` must not exist yet.
-    """
-    import open_clip
-    from open_clip.model import CLIP
-
-    from mmbeamclip.utils.local_dir import write_local_dir
-    torch.manual_seed(seed)
-    model = CLIP(**cfg)
-    write_local_dir(
-        folder,
-        cfg,
-        model.state_dict(),
-        preprocess_cfg=dict(
-            mean=list(open_clip.OPENAI_DATASET_MEAN),
-            std=list(open_clip.OPENAI_DATASET_STD)))
-    return folder
 
 
 @pytest.fixture(scope='session')

@@ -25,14 +25,13 @@ library warnings and model-load reports go to ``<work-dir>/demo.log``.
 import argparse
 import os
 import os.path as osp
-import sys
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# The benchmark package (benchmarks/beamclip_bench) is not part of the wheel.
-sys.path.insert(0, osp.join(REPO, 'benchmarks'))
 
+# Standard library only: stderr is redirected before anything warns.
 from beamclip_bench.console import stderr_to_file  # noqa: E402
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args():

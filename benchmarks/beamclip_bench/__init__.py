@@ -1,9 +1,9 @@
-"""Quality benchmark, offline demo and CLIP-proxy teacher
-(``benchmarks/quality.py``, ``tools/demo.py``); not part of the wheel. The
-proxy teacher needs the ``benchmark`` extra.
+"""The benchmark package, installed beside ``mmbeamclip`` (``pip install
+-e '.[benchmark]'``; it runs from a checkout): the quality and throughput
+benchmarks, the offline demo and the CLIP-proxy teacher behind
+``benchmarks/quality.py``, ``benchmarks/throughput.py``,
+``benchmarks/build_proxy_teacher.py`` and ``tools/demo.py``.
 
-Modules: ``common`` (repository root, image files, teacher configs),
-``runner`` (profiles, rows, view cache, runs, probes), ``report``, ``proxy``,
-``demo`` (``run_demo``), ``fashion_mnist``, ``console``. Nothing is imported
+One concept per module (docs/benchmark.md lists them). Nothing is imported
 here, so that ``console`` can be used before the heavy libraries load.
 """

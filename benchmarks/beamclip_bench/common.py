@@ -1,20 +1,21 @@
 """What every part of the benchmark package shares: the repository root,
-image files and the teacher config of a ``--teacher`` argument."""
+image files, a content hash and the teacher config of a ``--teacher``
+argument."""
+import hashlib
+import json
 import os
 import os.path as osp
 from typing import List, Optional
 
 import torch
 
-# The only path computed from this file: benchmark scripts, configs and the
-# stock tools all live in the repository, never in the wheel.
+# The only path computed from this file: the row configs and the stock tools
+# live in the repository checkout (the package is installed editable, from
+# it, by the ``benchmark`` extra).
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO, 'benchmarks', 'configs')
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
-# The students' (and the stock configs') input normalisation, 0-255 RGB.
-IMAGENET_MEAN = (123.675, 116.28, 103.53)
-IMAGENET_STD = (58.395, 57.12, 57.375)
 LOCAL_DIR = 'local-dir:'
 # Written into a proxy teacher folder; its presence names the teacher.
 PROXY_META = 'proxy_meta.json'
@@ -22,6 +23,25 @@ PROXY_NAME = 'clip-proxy-effnetlite0-minilm'
 # What the proxy is: its "zero-shot" knowledge is a supervised classifier's.
 PROXY_LABEL = ('CLIP-proxy teacher (supervised ImageNet EfficientNet-Lite0 '
                'posterior mapped into a MiniLM-L6 text space)')
+
+
+def sha(obj) -> str:
+    """SHA-256 (hex) of a JSON-serialisable object, key order ignored."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+def check_checkout():
+    """Refuse to run where the repository checkout is missing.
+
+    Raises:
+        FileNotFoundError: The row configs or the stock tools are not
+            beside the package (e.g. a non-editable wheel install).
+    """
+    for path in (CONFIG_DIR, osp.join(REPO, 'tools', 'train.py')):
+        if not osp.exists(path):
+            raise FileNotFoundError(
+                f'{path} not found: the benchmark runs from a repository '
+                "checkout, installed with pip install -e '.[benchmark]'")
 
 
 def list_images(root: str) -> List[str]:

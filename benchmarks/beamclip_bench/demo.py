@@ -19,9 +19,12 @@ from mmengine.logging import MMLogger
 from . import fashion_mnist
 from .console import stderr_to_file
 from .common import LOCAL_DIR, PROXY_LABEL, PROXY_META, is_proxy
-from .runner import (PROFILES, build_teacher_spec, cache_teacher,
-                     last_metric, logreg_probe, prepare_data,
-                     pretrain_config, run_train, teacher_reference)
+from .probes import logreg_probe
+from .profiles import PROFILES
+from .row_configs import pretrain_config
+from .runs import last_metric, run_train
+from .subsets import prepare_data
+from .teacher import build_teacher_spec, cache_teacher, teacher_reference
 
 # Fashion-MNIST as exported for the demo: images per class, pixel size.
 FMNIST_TRAIN_PER_CLASS = 300
@@ -112,17 +115,7 @@ def run_demo(work_dir: str,
                            f'val images from {data_root}')
         with stage('teacher') as note:
             spec = build_teacher_spec(teacher, data, settings, work_dir, log)
-            note['msg'] = PROXY_LABEL if is_proxy(spec) else spec
-            if is_proxy(spec):
-                with open(osp.join(spec[len(LOCAL_DIR):],
-                                   PROXY_META)) as f:
-                    fit = json.load(f)['fit']
-                out['proxy_fit'] = fit
-                note['msg'] += (
-                    '; held-out train images: top-1 agreement with '
-                    'EfficientNet '
-                    f'{100 * fit["heldout_top1_agreement_with_effnet"]:.0f}%'
-                    f', KL {fit["heldout_kl"]:.2f}')
+            note['msg'] = describe_teacher(spec, out)
         with stage('teacher cache') as note:
             tinfo = cache_teacher(spec, data, settings, work_dir, log)
             note['msg'] = (f'{data["pretrain_num"]} images x '
@@ -147,17 +140,28 @@ def run_demo(work_dir: str,
                                                tinfo['templates'])
             note['msg'] = 'the ceiling: the teacher\'s own probe, zero-shot'
         out.update(
-            data_root=data_root,
-            classes=data['classes'],
-            num_images=dict(
-                pretrain=data['pretrain_num'],
-                probe=data['probe_num'],
-                val=data['val_num']),
+            data_root=data_root, classes=data['classes'],
+            num_images=dict(pretrain=data['pretrain_num'],
+                            probe=data['probe_num'], val=data['val_num']),
             teacher_label=tinfo['label'],
             stage_seconds={k: round(v, 1) for k, v in stage.times.items()},
             total_seconds=round(time.time() - stage.t_start, 1))
     print_summary(out)
     return out
+
+
+def describe_teacher(spec: str, out: dict) -> str:
+    """The teacher stage's line; a proxy's fit quality goes into ``out``
+    (``proxy_fit``) too."""
+    if not is_proxy(spec):
+        return spec
+    with open(osp.join(spec[len(LOCAL_DIR):], PROXY_META)) as f:
+        fit = json.load(f)['fit']
+    out['proxy_fit'] = fit
+    return (f'{PROXY_LABEL}; held-out train images: top-1 agreement with '
+            'EfficientNet '
+            f'{100 * fit["heldout_top1_agreement_with_effnet"]:.0f}%, '
+            f'KL {fit["heldout_kl"]:.2f}')
 
 
 def print_summary(out: dict):

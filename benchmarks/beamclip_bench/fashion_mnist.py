@@ -104,3 +104,20 @@ def image_folder(work_dir: str,
         val_per_class=val_per_class,
         size=size,
         log=log)
+
+
+def profile_folder(work_dir: str, profile: dict, export: bool = True) -> str:
+    """Fashion-MNIST as an image folder with enough images per class for
+    a benchmark profile's subsets (all of them where it takes all), at its
+    student size (at least the 28 px of the originals); exported unless
+    ``export`` is False (the folder's path only)."""
+    n, held = profile['train_per_class'], profile.get('heldout_per_class')
+    train = n + (held or 0) if n else None
+    val = profile['val_per_class']
+    size = max(32, profile['img_size'])
+    # The settings name the folder: an export never mixes with another.
+    name = f'fashion-mnist-{size}px-{train or "all"}-{val or "all"}'
+    if not export:
+        return osp.join(work_dir, name)
+    return image_folder(
+        work_dir, name, train_per_class=train, val_per_class=val, size=size)

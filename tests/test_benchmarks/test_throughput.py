@@ -1,4 +1,5 @@
-"""The benchmark runs (a few steps, tiny sizes); figures are not asserted."""
+"""The benchmark runs on the shipped configs (a few steps, tiny sizes);
+figures are not asserted."""
 import importlib.util
 import os.path as osp
 
@@ -39,3 +40,7 @@ def test_benchmark_runs(tmp_path, in_process):
     else:
         assert report['results'][0]['peak_memory_mb'] > 0
     assert osp.isfile(tmp_path / 'out.json')
+    # The settings are the shipped configs, not restated model dicts.
+    configs = report['settings']['configs']
+    assert configs['c'] == ('configs/beamclip/beamclip_resnet18_vit-b32-'
+                            'openai-cached_1xb32-2e_imagefolder.py')
