@@ -22,13 +22,14 @@ import argparse
 import json
 import sys
 
+import library_warnings  # noqa: F401  (before mmcv is imported)
 import torch
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
 
 from mmbeamclip.prompts import (PromptRecipe, build_prompt_bank,
                                 resolve_classnames)
+from mmbeamclip.utils import load_tool_config
 
 CONTEXT_SHORTCUTS = {
     'hypernyms': dict(type='WordNetHypernyms'),
@@ -103,7 +104,7 @@ def load_setup(args):
         contexts=None,
         aggregate='mean')
     if args.config:
-        cfg = Config.fromfile(args.config)
+        cfg = load_tool_config(args.config)
         hooks = [
             h for h in cfg.get('custom_hooks', [])
             if h['type'] == 'PromptBankHook'

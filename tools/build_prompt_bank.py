@@ -7,12 +7,13 @@ instead of encoding the prompts again.
 """
 import argparse
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+import library_warnings  # noqa: F401  (before mmcv is imported)
+from mmengine.config import DictAction
 from mmpretrain.registry import DATASETS, MODELS
 
-from mmbeamclip.prompts import (PromptRecipe, default_cache_dir,
+from mmbeamclip.prompts import (PromptRecipe, default_prompt_bank_dir,
                                 load_or_build_prompt_bank)
+from mmbeamclip.utils import load_tool_config
 
 
 def parse_args():
@@ -35,10 +36,7 @@ def dataset_classes(cfg):
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg = load_tool_config(args.config, args.cfg_options)
     hook_cfgs = [
         h for h in cfg.get('custom_hooks', [])
         if h['type'] == 'PromptBankHook'
@@ -49,7 +47,7 @@ def main():
     hook_cfg = dict(hook_cfgs[0])
     recipe = PromptRecipe.from_hook_cfg(hook_cfg)
     cache_dir = args.cache_dir or hook_cfg.get('cache_dir') or \
-        default_cache_dir()
+        default_prompt_bank_dir()
     teacher = MODELS.build(cfg.model.target_generator).to(args.device)
     classes, _ = recipe.resolve(
         dataset_classes(cfg) if recipe.from_dataset else None)

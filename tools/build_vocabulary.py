@@ -24,8 +24,12 @@ WordNet. Use it with ``PromptBankHook(classnames='wordnet_generic')``.
 import argparse
 import sys
 
-LEXNAMES = ('noun.artifact', 'noun.animal', 'noun.plant', 'noun.food',
-            'noun.object')
+import library_warnings  # noqa: F401  (before mmcv is imported)
+
+# The WordNet lexicographer files (of mmbeamclip.prompts.wordnet's
+# WORDNET_LEXNAMES) whose nouns name things a photo can show.
+VOCABULARY_LEXNAMES = ('noun.artifact', 'noun.animal', 'noun.plant',
+                       'noun.food', 'noun.object')
 
 
 def parse_args(argv=None):
@@ -47,10 +51,11 @@ def frequency(synset) -> int:
 
 
 def select_synsets(wn, min_count: int = 1):
-    """Concrete, used, common-noun synsets of :data:`LEXNAMES`."""
+    """Concrete, used, common-noun synsets of :data:`VOCABULARY_LEXNAMES`."""
     out = []
     for synset in wn.all_synsets('n'):
-        if synset.lexname() not in LEXNAMES or synset.instance_hypernyms():
+        if synset.lexname() not in VOCABULARY_LEXNAMES or \
+                synset.instance_hypernyms():
             continue
         if not synset.lemma_names()[0][:1].islower():
             continue

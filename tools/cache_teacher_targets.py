@@ -14,11 +14,13 @@ resume: run the same command again.
 import argparse
 import os
 
-from mmengine.config import Config, DictAction
+import library_warnings  # noqa: F401  (before mmcv is imported)
+from mmengine.config import DictAction
 from mmengine.dist import init_dist
 from mmengine.logging import MMLogger
-from mmengine.registry import init_default_scope
-from mmengine.utils import import_modules_from_strings
+
+from mmbeamclip.teacher_cache import build_teacher_cache_from_config
+from mmbeamclip.utils import load_tool_config
 
 
 def parse_args():
@@ -49,14 +51,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
-    import mmbeamclip  # noqa: F401  (also applies the CPU launcher fixes)
-    from mmbeamclip.teacher_cache import build_teacher_cache_from_config
-    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    cfg = load_tool_config(args.config, args.cfg_options)
     if args.launcher != 'none':
         init_dist(args.launcher,
                   **cfg.get('env_cfg', {}).get('dist_cfg', {}))

@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
-# mmpretrain's stock dist_test.sh: CONFIG CHECKPOINT GPUS [test.py args...].
-TOOL=$(python -c "from mmbeamclip.utils import stock_tool_path; print(stock_tool_path('dist_test.sh'))") || exit 1
-exec bash "$TOOL" "$@"
+# Distributed testing through this folder's test.py (mmpretrain's stock
+# test.py, plus short custom_imports and quiet library warnings):
+#   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
+# Env: NNODES, NODE_RANK, PORT, MASTER_ADDR (as mmpretrain's dist_test.sh).
+exec bash "$(dirname "$0")/dist_launch.sh" "$3" test.py "$1" "$2" \
+    --launcher pytorch "${@:4}"

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# mmpretrain's stock dist_train.sh: CONFIG GPUS [train.py args...].
-# Env: NNODES, NODE_RANK, PORT, MASTER_ADDR (as in mmpretrain).
-TOOL=$(python -c "from mmbeamclip.utils import stock_tool_path; print(stock_tool_path('dist_train.sh'))") || exit 1
-exec bash "$TOOL" "$@"
+# Distributed training through this folder's train.py (mmpretrain's stock
+# train.py, plus short custom_imports and quiet library warnings):
+#   bash tools/dist_train.sh CONFIG GPUS [train.py args...]
+# Env: NNODES, NODE_RANK, PORT, MASTER_ADDR (as mmpretrain's dist_train.sh).
+exec bash "$(dirname "$0")/dist_launch.sh" "$2" train.py "$1" \
+    --launcher pytorch "${@:3}"

@@ -28,10 +28,12 @@ import pickle
 import sys
 import tempfile
 
+import library_warnings  # noqa: F401  (before mmcv is imported)
 import torch
 
 from mmbeamclip.utils import atomic_torch_save, atomic_write, extract_student
-from mmbeamclip.utils.checkpoint import build_student_backbone, load_checkpoint
+from mmbeamclip.utils.checkpoint import load_checkpoint
+from mmbeamclip.utils.student_extraction import build_student_backbone
 
 FORMATS = ('pth', 'torchscript', 'onnx')
 

@@ -21,6 +21,8 @@ import argparse
 import os.path as osp
 import sys
 
+import library_warnings  # noqa: F401  (before mmcv is imported)
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(

@@ -20,6 +20,7 @@ import pickle
 import sys
 import time
 
+import library_warnings  # noqa: F401  (before mmcv is imported)
 import torch
 import torch.nn.functional as F
 from mmengine.dataset import default_collate
@@ -28,8 +29,9 @@ from mmpretrain.registry import DATASETS, MODELS
 from torch.utils.data import DataLoader
 
 from mmbeamclip.evaluation import knn_accuracy
-from mmbeamclip.utils.checkpoint import (build_student_backbone,
-                                         load_checkpoint, training_config)
+from mmbeamclip.utils.checkpoint import load_checkpoint
+from mmbeamclip.utils.student_extraction import (build_student_backbone,
+                                                 training_config)
 
 DEFAULT_BACKBONE = dict(type='ResNet', depth=18, out_indices=(3, ))
 IMAGENET_MEAN = [123.675, 116.28, 103.53]

@@ -13,6 +13,8 @@ Copy the folder to the cluster and use it in a config:
 """
 import argparse
 
+import library_warnings  # noqa: F401  (before mmcv is imported)
+
 from mmbeamclip.models.teachers import OpenCLIPTeacher, stage_open_clip
 
 

@@ -8,11 +8,12 @@ from .presets import (CLASS_ID_PRESETS, CLASSNAME_PRESETS, TEMPLATE_PRESETS,
                       imagenet_wnids, imagenet_wordnet_classnames,
                       resolve_class_ids, resolve_classnames, resolve_templates,
                       warn_meaningless_names, wnid_names)
-from .prompt_bank import (build_prompt_bank, cache_path, check_batch_size,
-                          compose_prompts, default_cache_dir,
-                          duplicate_anchor_groups, format_prompts,
-                          load_or_build_prompt_bank, load_prompt_bank,
-                          prompt_bank_key, save_prompt_bank)
+from .prompt_bank import (PROMPT_BANK_VERSION, build_prompt_bank,
+                          check_batch_size, compose_prompts,
+                          default_prompt_bank_dir, duplicate_anchor_groups,
+                          format_prompts, load_or_build_prompt_bank,
+                          load_prompt_bank, prompt_bank_key, prompt_bank_path,
+                          save_prompt_bank)
 from .prompt_recipe import DATASET, PromptRecipe, warn_identical_anchors
 
 __all__ = [
@@ -22,8 +23,9 @@ __all__ = [
     'generic_vocabulary_names', 'generic_vocabulary_wnids', 'wnid_names',
     'resolve_class_ids', 'resolve_classnames', 'resolve_templates',
     'check_names', 'check_template', 'warn_meaningless_names',
-    'build_prompt_bank', 'cache_path', 'check_batch_size', 'compose_prompts',
-    'default_cache_dir', 'duplicate_anchor_groups', 'format_prompts',
+    'PROMPT_BANK_VERSION', 'build_prompt_bank', 'prompt_bank_path',
+    'check_batch_size', 'compose_prompts', 'default_prompt_bank_dir',
+    'duplicate_anchor_groups', 'format_prompts',
     'load_or_build_prompt_bank', 'load_prompt_bank', 'prompt_bank_key',
     'save_prompt_bank', 'map_classes', 'warn_identical_anchors',
     'BaseContextSource', 'JSONContexts', 'WordNetDefinitions',

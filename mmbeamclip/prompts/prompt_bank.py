@@ -13,7 +13,8 @@ from mmengine.utils import ProgressBar
 from mmbeamclip.utils.fileio import atomic_torch_save, cache_root
 
 AGGREGATES = ('mean', 'none')
-CACHE_VERSION = 1
+# Format of the prompt-bank cache files (and part of every bank key).
+PROMPT_BANK_VERSION = 1
 
 
 def format_prompts(classnames: Sequence[str],
@@ -86,7 +87,7 @@ def prompt_bank_key(teacher_id: str, class_prompts: Sequence[Sequence[str]],
         str: Hex sha256 digest.
     """
     payload = dict(
-        version=CACHE_VERSION,
+        version=PROMPT_BANK_VERSION,
         teacher=teacher_id,
         prompts=[list(p) for p in class_prompts],
         aggregate=aggregate,
@@ -200,12 +201,14 @@ def duplicate_anchor_groups(bank: torch.Tensor,
     return [g for g in groups.values() if len(g) > 1]
 
 
-def default_cache_dir() -> str:
-    """``$MMBEAMCLIP_CACHE/prompt_banks``, else ``~/.cache/mmbeamclip/...``."""
+def default_prompt_bank_dir() -> str:
+    """The prompt-bank cache folder: ``$MMBEAMCLIP_CACHE/prompt_banks``, else
+    ``~/.cache/mmbeamclip/prompt_banks``."""
     return cache_root('prompt_banks')
 
 
-def cache_path(cache_dir: str, key: str) -> str:
+def prompt_bank_path(cache_dir: str, key: str) -> str:
+    """The file of the bank ``key`` in a prompt-bank cache folder."""
     return osp.join(cache_dir, f'prompt_bank_{key}.pth')
 
 
@@ -222,7 +225,7 @@ def save_prompt_bank(path: str, bank: torch.Tensor,
         meta (dict, optional): Readable provenance (teacher id, counts).
     """
     payload = dict(
-        version=CACHE_VERSION,
+        version=PROMPT_BANK_VERSION,
         key=key,
         bank=bank.cpu(),
         anchor_labels=anchor_labels.cpu(),
@@ -250,7 +253,8 @@ def load_prompt_bank(path: str,
         payload = torch.load(path, map_location='cpu', weights_only=True)
         bank, labels = payload['bank'], payload['anchor_labels']
         problem = None
-        if payload.get('version') != CACHE_VERSION or payload['key'] != key:
+        if payload.get('version') != PROMPT_BANK_VERSION or \
+                payload['key'] != key:
             problem = 'it was built from other prompts or another teacher'
         elif bank.ndim != 2 or bank.shape[0] == 0 or labels.shape != (
                 bank.shape[0], ):
@@ -289,7 +293,7 @@ def load_or_build_prompt_bank(teacher,
         class_prompts (Sequence[Sequence[str]]): Prompts of each class.
         key (str): The bank's :func:`prompt_bank_key`.
         cache_dir (str, optional): Cache folder. Defaults to
-            :func:`default_cache_dir`.
+            :func:`default_prompt_bank_dir`.
         aggregate (str): See :func:`build_prompt_bank`.
         batch_size (int): See :func:`build_prompt_bank`.
         progress (bool): See :func:`build_prompt_bank`.
@@ -299,7 +303,7 @@ def load_or_build_prompt_bank(teacher,
         tuple[Tensor, Tensor]: Anchors (K, D) and anchor classes (K,).
     """
     log = logger.info if logger is not None else print
-    path = cache_path(cache_dir or default_cache_dir(), key)
+    path = prompt_bank_path(cache_dir or default_prompt_bank_dir(), key)
     cached = load_prompt_bank(path, key)
     if cached is not None:
         log(f'Loaded the prompt bank from {path}')

@@ -119,18 +119,22 @@ class PromptRecipe:
         return resolve_class_ids(ids), resolve_classnames(ids)
 
     def class_prompts(self,
-                      classes: Optional[Sequence[str]] = None
+                      classes: Optional[Sequence[str]] = None,
+                      names: Optional[Sequence[str]] = None
                       ) -> List[List[str]]:
         """The prompts of each class: templates x (name or CPA phrases).
 
         Args:
             classes (Sequence[str], optional): Class identifiers (WordNet
                 ids or names). Defaults to the recipe's own vocabulary.
+            names (Sequence[str], optional): Their display names, as
+                :meth:`resolve` gave them (not looked up again). Defaults
+                to looking them up.
 
         Returns:
             list[list[str]]: Prompts per class, in a deterministic order.
         """
-        ids, names = self._ids_names(classes)
+        ids, names = self._ids_names(classes, names)
         if self.context_sources:
             phrases = class_phrases(self.context_sources, ids, names,
                                     self.include_plain)
@@ -146,7 +150,12 @@ class PromptRecipe:
         return compose_prompts(self.templates, [[n] for n in names],
                                self.max_prompts)
 
-    def _ids_names(self, classes):
+    def _ids_names(self, classes, names=None):
+        if names is not None:
+            if classes is None or len(classes) != len(names):
+                raise ValueError('names needs the classes they name, one '
+                                 'name per class')
+            return [str(c) for c in classes], list(names)
         if classes is None or (not self.from_dataset
                                and list(classes) == self.class_ids):
             return self.resolve(classes)
@@ -169,18 +178,20 @@ class PromptRecipe:
 
     def prompts_and_key(self,
                         teacher_id: str,
-                        classes: Optional[Sequence[str]] = None
+                        classes: Optional[Sequence[str]] = None,
+                        names: Optional[Sequence[str]] = None
                         ) -> Tuple[List[List[str]], str]:
         """The prompts of each class and the hash that keys their bank.
 
         Args:
             teacher_id (str): The teacher's ``teacher_id``.
             classes (Sequence[str], optional): See :meth:`class_prompts`.
+            names (Sequence[str], optional): See :meth:`class_prompts`.
 
         Returns:
             tuple[list[list[str]], str]: Prompts per class and the bank key.
         """
-        class_prompts = self.class_prompts(classes)
+        class_prompts = self.class_prompts(classes, names)
         # The key covers the prompts themselves (so edited contexts files
         # count) and the settings that made them.
         key = prompt_bank_key(teacher_id, class_prompts, self.aggregate,

@@ -34,7 +34,7 @@ GENERIC_VOCABULARY = osp.join(DATA_DIR, 'wordnet_generic.json')
 # NLTK's reader needs ``lexnames``, which Debian does not ship: the 45
 # lexicographer files of WordNet 3.0 (man page lexnames(5WN)), in file-number
 # order; the syntactic category is 1 noun, 2 verb, 3 adj, 4 adv.
-LEXNAMES = (
+WORDNET_LEXNAMES = (
     'adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact '
     'noun.attribute noun.body noun.cognition noun.communication noun.event '
     'noun.feeling noun.food noun.group noun.location noun.motive noun.object '
@@ -66,7 +66,7 @@ class WordNetUnavailable(RuntimeError):
 def lexnames_text() -> str:
     """The ``lexnames`` file NLTK expects: ``NN<TAB>name<TAB>pos`` lines."""
     return ''.join(f'{i:02d}\t{name}\t{_LEX_POS[name.split(".")[0]]}\n'
-                   for i, name in enumerate(LEXNAMES))
+                   for i, name in enumerate(WORDNET_LEXNAMES))
 
 
 def _nltk_data_root() -> str:

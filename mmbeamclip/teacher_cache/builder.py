@@ -7,14 +7,14 @@ import torch
 from mmengine.dataset import default_collate
 from mmengine.dist import barrier, get_dist_info, is_main_process
 from mmengine.utils import ProgressBar
-from mmpretrain.datasets.transforms import PackInputs
 from mmpretrain.registry import DATASETS, MODELS
 
 from mmbeamclip.version import __version__
-from .store import (CACHE_VERSION, CacheMismatchError, dataset_fingerprint,
-                    read_manifest, shard_bounds, shard_is_complete,
-                    write_manifest, write_shard)
-from .view_recipe import CachedViewRecipe, find_transforms
+from .errors import CacheMismatchError
+from .fingerprint import dataset_fingerprint
+from .layout import (TEACHER_CACHE_VERSION, read_manifest, shard_bounds,
+                     shard_is_complete, write_manifest, write_shard)
+from .view_recipe import bind_pipeline
 
 # Manifest entries that must agree for a build to resume into a folder.
 IDENTITY_KEYS = ('version', 'teacher_id', 'embed_dim', 'dataset', 'views',
@@ -25,18 +25,16 @@ RANDOM_HINTS = ('Random', 'ColorJitter', 'GaussianBlur', 'Solarize',
                 'AutoAugment', 'RandAugment')
 
 
-def _prepare_pipeline(dataset, num_views: int, seed: int):
-    """Switch the replay transform to build mode; keep its view records."""
-    replays = find_transforms(dataset, CachedViewRecipe)
+def _prepare_pipeline(dataset, cache_dir: str, num_views: int, seed: int):
+    """Bind the view transform to ``cache_dir`` and switch it to build
+    mode; keep its view records."""
+    replays = bind_pipeline(dataset, cache_dir, meta_key='cache_views')
     if len(replays) != 1:
         raise ValueError(
             'The dataset pipeline must contain exactly one ReplayCachedView '
             f'(found {len(replays)}): it defines the views to cache.')
     replay = replays[0]
     replay.set_build_mode(num_views, seed)
-    for pack in find_transforms(dataset, PackInputs):
-        if 'cache_views' not in pack.meta_keys:
-            pack.meta_keys = tuple(pack.meta_keys) + ('cache_views', )
     transforms = list(getattr(dataset.pipeline, 'transforms', []))
     if replay in transforms:
         after = transforms[transforms.index(replay) + 1:]
@@ -73,6 +71,84 @@ def _shard_batches(bounds, shards: List[int], batch_size: int):
     return batches
 
 
+def _new_manifest(teacher, dataset, replay, num_views: int, seed: int,
+                  shard_size: int) -> dict:
+    """What the cache is built from, as the manifest records it."""
+    return dict(
+        version=TEACHER_CACHE_VERSION,
+        teacher_id=teacher.teacher_id,
+        embed_dim=int(teacher.embed_dim),
+        dataset=dataset_fingerprint(dataset),
+        views=dict(
+            num_views=int(num_views), seed=int(seed),
+            spec=replay.view_spec()),
+        shard_size=int(shard_size),
+        num_shards=len(shard_bounds(len(dataset), shard_size)),
+        dtype='float16',
+        mmbeamclip=__version__,
+        complete=False)
+
+
+def _start_manifest(cache_dir: str, manifest: dict) -> dict:
+    """Write the manifest of a new build, or check that the folder holds a
+    build of the same cache (to resume it). Rank 0 decides; all wait."""
+    if is_main_process():
+        existing = read_manifest(cache_dir)
+        if existing is not None:
+            diff = [k for k in IDENTITY_KEYS if existing.get(k) != manifest[k]]
+            if diff:
+                raise CacheMismatchError(
+                    f'{cache_dir} already holds a cache built with other '
+                    f'{", ".join(diff)}; use another folder or delete it.')
+            manifest['complete'] = existing.get('complete', False)
+        if not manifest['complete']:
+            write_manifest(cache_dir, manifest)
+    barrier()
+    return manifest
+
+
+def _missing_shards(cache_dir: str, manifest: dict, bounds) -> List[int]:
+    num_views = manifest['views']['num_views']
+    return [
+        i for i, (start, end) in enumerate(bounds)
+        if not shard_is_complete(cache_dir, i, end - start, num_views,
+                                 manifest['embed_dim'])
+    ]
+
+
+def _encode_shards(loader, teacher, data_preprocessor, cache_dir: str,
+                   bounds, shard_size: int, num_views: int, bar=None):
+    """Run the teacher over the loader's batches and write each shard once
+    all its rows are filled (batches never cross a shard)."""
+    shard, emb_buf, view_buf, filled = None, None, None, 0
+    for batch in loader:
+        data = data_preprocessor(batch, False)
+        samples = data['data_samples']
+        # N view tensors (B, 3, H, W) -> (B * N, 3, H, W), sample-major.
+        x = torch.stack(list(data['inputs']), dim=1).flatten(0, 1)
+        emb = teacher.encode_image(x).view(len(samples), num_views, -1)
+        emb = emb.half().cpu().numpy()
+        for i, sample in enumerate(samples):
+            idx = int(sample.sample_idx)
+            if shard is None:
+                shard = idx // shard_size
+                start, end = bounds[shard]
+                emb_buf = np.zeros((end - start, num_views, emb.shape[-1]),
+                                   np.float16)
+                view_buf = np.zeros((end - start, num_views, 5), np.int32)
+                filled = 0
+            emb_buf[idx - start] = emb[i]
+            view_buf[idx - start] = np.asarray(sample.cache_views)
+            filled += 1
+            if filled == end - start:
+                write_shard(cache_dir, shard, emb_buf, view_buf)
+                shard = None
+        if bar is not None:
+            bar.update(len(samples))
+    if bar is not None:
+        bar.file.write('\n')
+
+
 def build_teacher_cache(dataset,
                         teacher,
                         data_preprocessor,
@@ -94,8 +170,8 @@ def build_teacher_cache(dataset,
 
     Args:
         dataset: Training dataset whose pipeline contains one
-            :class:`ReplayCachedView` (switched to build mode here) followed
-            by ``PackInputs``.
+            :class:`ReplayCachedView` (bound to ``cache_dir`` and switched
+            to build mode here) followed by ``PackInputs``.
         teacher (BaseTeacher): The online teacher, on its device, following
             ``data_preprocessor``'s input contract
             (``teacher.follow_preprocessor(data_preprocessor)``).
@@ -121,41 +197,15 @@ def build_teacher_cache(dataset,
     _check_counts(
         num_views=num_views, shard_size=shard_size, batch_size=batch_size)
     rank, world_size = get_dist_info()
-    replay = _prepare_pipeline(dataset, num_views, seed)
-    manifest = dict(
-        version=CACHE_VERSION,
-        teacher_id=teacher.teacher_id,
-        embed_dim=int(teacher.embed_dim),
-        dataset=dataset_fingerprint(dataset),
-        views=dict(num_views=int(num_views), seed=int(seed),
-                   spec=replay.view_spec()),
-        shard_size=int(shard_size),
-        dtype='float16',
-        mmbeamclip=__version__,
-        complete=False)
+    replay = _prepare_pipeline(dataset, cache_dir, num_views, seed)
+    manifest = _start_manifest(
+        cache_dir,
+        _new_manifest(teacher, dataset, replay, num_views, seed, shard_size))
     bounds = shard_bounds(manifest['dataset']['num_samples'], shard_size)
-    manifest['num_shards'] = len(bounds)
-
-    if is_main_process():
-        existing = read_manifest(cache_dir)
-        if existing is not None:
-            diff = [k for k in IDENTITY_KEYS if existing.get(k) != manifest[k]]
-            if diff:
-                raise CacheMismatchError(
-                    f'{cache_dir} already holds a cache built with other '
-                    f'{", ".join(diff)}; use another folder or delete it.')
-            manifest['complete'] = existing.get('complete', False)
-        if not manifest['complete']:
-            write_manifest(cache_dir, manifest)
-    barrier()
-
     todo = [
-        i for i in range(len(bounds)) if i % world_size == rank
-        and not shard_is_complete(cache_dir, i, bounds[i][1] - bounds[i][0],
-                                  num_views, manifest['embed_dim'])
-    ]
-    if max_shards is not None:
-        todo = todo[:max_shards]
+        i for i in _missing_shards(cache_dir, manifest, bounds)
+        if i % world_size == rank
+    ][:max_shards]
     batches = _shard_batches(bounds, todo, batch_size)
     num_images = sum(len(b) for b in batches)
     log(f'Teacher-target cache {cache_dir}: {len(bounds)} shards, '
@@ -169,41 +219,18 @@ def build_teacher_cache(dataset,
         pin_memory=False)
     bar = ProgressBar(num_images) if progress and rank == 0 and \
         num_images else None
-
-    shard, emb_buf, view_buf, filled = None, None, None, 0
-    for batch in loader:
-        data = data_preprocessor(batch, False)
-        views_in = data['inputs']  # N tensors (B, 3, H, W)
-        samples = data['data_samples']
-        x = torch.stack(list(views_in), dim=1).flatten(0, 1)
-        emb = teacher.encode_image(x).view(len(samples), num_views, -1)
-        emb = emb.half().cpu().numpy()
-        for i, sample in enumerate(samples):
-            idx = int(sample.sample_idx)
-            if shard is None:
-                shard = idx // shard_size
-                start, end = bounds[shard]
-                emb_buf = np.zeros((end - start, num_views, emb.shape[-1]),
-                                   np.float16)
-                view_buf = np.zeros((end - start, num_views, 5), np.int32)
-                filled = 0
-            emb_buf[idx - start] = emb[i]
-            view_buf[idx - start] = np.asarray(sample.cache_views)
-            filled += 1
-            if filled == end - start:
-                write_shard(cache_dir, shard, emb_buf, view_buf)
-                shard = None
-        if bar is not None:
-            bar.update(len(samples))
-    if bar is not None:
-        bar.file.write('\n')
+    _encode_shards(loader, teacher, data_preprocessor, cache_dir, bounds,
+                   shard_size, num_views, bar)
     barrier()
+    _finish_manifest(cache_dir, manifest, bounds, log)
+    return read_manifest(cache_dir) or manifest
 
+
+def _finish_manifest(cache_dir: str, manifest: dict, bounds, log):
+    """Seal the manifest (rank 0) once every shard exists; all ranks wait.
+    """
     if is_main_process() and not manifest['complete']:
-        missing = [
-            i for i, (s, e) in enumerate(bounds) if not shard_is_complete(
-                cache_dir, i, e - s, num_views, manifest['embed_dim'])
-        ]
+        missing = _missing_shards(cache_dir, manifest, bounds)
         if missing:
             log(f'{len(missing)} of {len(bounds)} shards still missing; run '
                 'again to resume.')
@@ -212,7 +239,24 @@ def build_teacher_cache(dataset,
             write_manifest(cache_dir, manifest)
             log(f'Teacher-target cache complete: {cache_dir}')
     barrier()
-    return read_manifest(cache_dir) or manifest
+
+
+def _build_settings(cfg, overrides: dict) -> dict:
+    """Build settings: defaults, the config's ``teacher_cache``, then the
+    non-None ``overrides``."""
+    settings = dict(
+        num_views=4,
+        seed=0,
+        shard_size=4096,
+        batch_size=cfg.train_dataloader.get('batch_size', 64),
+        num_workers=cfg.train_dataloader.get('num_workers', 2))
+    settings.update(cfg.get('teacher_cache', {}))
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    _check_counts(**{
+        k: settings.get(k)
+        for k in ('num_views', 'shard_size', 'batch_size')
+    })
+    return settings
 
 
 def build_teacher_cache_from_config(cfg,
@@ -221,11 +265,12 @@ def build_teacher_cache_from_config(cfg,
     """Build the cache that a cached-teacher training config reads.
 
     The config's ``model.target_generator`` must be a :class:`CachedTeacher`
-    (its ``teacher`` is run, its ``cache_dir`` is written) and its training
-    pipeline must hold the matching :class:`ReplayCachedView`. Build
-    settings come from the optional top-level ``teacher_cache`` dict
-    (``num_views``, ``seed``, ``shard_size``, ``batch_size``,
-    ``num_workers``), then from ``overrides``.
+    (its ``teacher`` is run, its ``cache_dir`` is written: the one place a
+    config names the folder) and its training pipeline must hold the
+    :class:`ReplayCachedView` (bound to that folder by
+    :func:`bind_pipeline`). Build settings come from the optional top-level
+    ``teacher_cache`` dict (``num_views``, ``seed``, ``shard_size``,
+    ``batch_size``, ``num_workers``), then from ``overrides``.
 
     Args:
         cfg (Config): Training config (custom imports already done).
@@ -247,18 +292,7 @@ def build_teacher_cache_from_config(cfg,
             "The config has no dict(type='CachedViewHook') in custom_hooks; "
             'training from the cache refuses to run without it (it checks '
             'the cache against the run). Add it before building the cache.')
-    settings = dict(
-        num_views=4,
-        seed=0,
-        shard_size=4096,
-        batch_size=cfg.train_dataloader.get('batch_size', 64),
-        num_workers=cfg.train_dataloader.get('num_workers', 2))
-    settings.update(cfg.get('teacher_cache', {}))
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    _check_counts(**{
-        k: settings.get(k)
-        for k in ('num_views', 'shard_size', 'batch_size')
-    })
+    settings = _build_settings(cfg, overrides)
     if device is None:
         device = f'cuda:{torch.cuda.current_device()}' \
             if torch.cuda.is_available() else 'cpu'
@@ -267,10 +301,5 @@ def build_teacher_cache_from_config(cfg,
     preprocessor = MODELS.build(cfg.model.data_preprocessor).to(device)
     teacher = MODELS.build(target.teacher).to(device)
     teacher.follow_preprocessor(preprocessor)
-    for replay in find_transforms(dataset):
-        if replay.cache_dir != target.cache_dir:
-            raise ValueError(
-                f'ReplayCachedView reads {replay.cache_dir!r} but the '
-                f'CachedTeacher reads {target.cache_dir!r}; use one folder.')
     return build_teacher_cache(dataset, teacher, preprocessor,
                                target.cache_dir, **settings)

@@ -1,252 +1,20 @@
-"""On-disk layout of a teacher-target cache: manifest, shards, lookups.
-
-A cache folder holds::
-
-    manifest.json               what the cache was built from (see below)
-    shard_00000.emb.npy         teacher embeddings, fp16, (S, N, D)
-    shard_00000.views.npy       crop boxes and flips, int32, (S, N, 5)
-    shard_00001.emb.npy ...
-
-Sample ``i`` lives in shard ``i // shard_size`` at row ``i % shard_size``
-(fixed-size shards are the index by sample), view ``v`` in column ``v``.
-Shards are plain ``.npy`` files, opened memory-mapped, so training reads only
-the rows it needs and several worker processes share the page cache. Every
-file is written to a temp name and renamed (with the umask's permissions, so
-a cache in a shared folder is readable by the team), so an interrupted build
-leaves only whole shards behind and can resume shard by shard.
-
-A complete manifest records every shard file's size and sha256; opening the
-cache checks them (and that the embeddings are finite unit vectors), so a
-truncated, deleted, edited or NaN shard is refused before training starts.
+"""Read access to a complete teacher-target cache (layout in ``layout.py``).
 """
-import hashlib
-import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mmbeamclip.utils.fileio import atomic_write, sha256_file
+from mmbeamclip.utils.fileio import sha256_file
+from .errors import CacheMismatchError, CacheMissError
+from .fingerprint import describe_difference
+from .layout import (MANIFEST, SHARD_KINDS, TEACHER_CACHE_VERSION,
+                     check_embeddings, read_manifest, shard_bounds, shard_path)
 
-CACHE_VERSION = 2
-MANIFEST = 'manifest.json'
-SHARD_KINDS = ('emb', 'views')
-# Columns of a view record: crop box x1, y1, x2, y2 (inclusive, as mmcv's
-# imcrop takes it) and the horizontal-flip flag.
-VIEW_FIELDS = ('x1', 'y1', 'x2', 'y2', 'flip')
 VERIFY_LEVELS = ('full', 'size')
-# Stored embeddings are unit vectors rounded to fp16.
-NORM_TOLERANCE = 1e-2
-_CHUNK_ROWS = 4096
 # Caches already verified in full by this process, by file versions.
 _VERIFIED = set()
-
-
-class CacheMismatchError(ValueError):
-    """The cache was built from another teacher, dataset or view recipe, or
-    its files are not the ones the manifest records."""
-
-
-class CacheMissError(LookupError):
-    """A sample or view that the teacher-target cache does not hold."""
-
-
-def shard_path(cache_dir: str, shard: int, kind: str) -> str:
-    """Path of a shard file; ``kind`` is ``'emb'`` or ``'views'``."""
-    return osp.join(cache_dir, f'shard_{shard:05d}.{kind}.npy')
-
-
-def shard_bounds(num_samples: int, shard_size: int) -> List[Tuple[int, int]]:
-    """``[start, end)`` sample range of every shard."""
-    if int(shard_size) < 1:
-        raise ValueError(f'shard_size={shard_size} must be >= 1 (samples '
-                         'per shard).')
-    return [(s, min(s + shard_size, num_samples))
-            for s in range(0, num_samples, shard_size)]
-
-
-def shard_record(cache_dir: str, shard: int) -> Dict[str, dict]:
-    """Size and sha256 of both files of a shard, as the manifest keeps them.
-    """
-    record = {}
-    for kind in SHARD_KINDS:
-        path = shard_path(cache_dir, shard, kind)
-        record[kind] = dict(
-            bytes=os.path.getsize(path), sha256=sha256_file(path))
-    return record
-
-
-def check_embeddings(embeddings: np.ndarray, where: str):
-    """Refuse embeddings that are not finite unit vectors.
-
-    Args:
-        embeddings (ndarray): Shape (S, N, D), any float dtype (memmaps are
-            read in chunks).
-        where (str): What to name in the error (a shard file).
-
-    Raises:
-        CacheMismatchError: With the first bad row.
-    """
-    for start in range(0, len(embeddings), _CHUNK_ROWS):
-        chunk = np.asarray(embeddings[start:start + _CHUNK_ROWS],
-                           dtype=np.float32)
-        finite = np.isfinite(chunk).all(axis=-1)
-        norm = np.linalg.norm(np.where(np.isfinite(chunk), chunk, 0), axis=-1)
-        bad = ~finite | (np.abs(norm - 1) > NORM_TOLERANCE)
-        if bad.any():
-            row, view = (int(i) for i in np.argwhere(bad)[0])
-            kind = 'non-finite values' if not finite[row, view] else \
-                f'norm {norm[row, view]:.3g} instead of 1'
-            raise CacheMismatchError(
-                f'{where}: the embedding of row {start + row}, view {view} '
-                f'has {kind} ({int(bad.sum())} bad entries in this chunk); '
-                'the teacher diverged or the file is damaged. Rebuild the '
-                'cache with tools/cache_teacher_targets.py.')
-
-
-def write_manifest(cache_dir: str, manifest: dict):
-    """Write ``manifest.json`` atomically.
-
-    A manifest marked ``complete`` is sealed first: the size and sha256 of
-    every shard file are recorded under ``shards`` (and the embeddings are
-    checked), so the cache can later be verified when it is opened.
-    """
-    if manifest.get('complete'):
-        bounds = shard_bounds(manifest['dataset']['num_samples'],
-                              manifest['shard_size'])
-        for shard in range(len(bounds)):
-            check_embeddings(
-                np.load(shard_path(cache_dir, shard, 'emb'), mmap_mode='r'),
-                shard_path(cache_dir, shard, 'emb'))
-        manifest = dict(
-            manifest,
-            num_shards=len(bounds),
-            shards=[shard_record(cache_dir, s) for s in range(len(bounds))])
-    blob = json.dumps(manifest, indent=2, sort_keys=True).encode('utf-8')
-    atomic_write(osp.join(cache_dir, MANIFEST), lambda f: f.write(blob))
-
-
-def read_manifest(cache_dir: str) -> Optional[dict]:
-    """The manifest of ``cache_dir``, or None if there is none."""
-    path = osp.join(cache_dir, MANIFEST)
-    if not osp.isfile(path):
-        return None
-    try:
-        with open(path, encoding='utf-8') as f:
-            return json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise CacheMismatchError(
-            f'{path} is not a valid cache manifest ({e}); rebuild the cache '
-            'with tools/cache_teacher_targets.py.') from e
-
-
-def write_shard(cache_dir: str, shard: int, embeddings: np.ndarray,
-                views: np.ndarray):
-    """Write one shard; the embeddings file last, as the completion mark.
-
-    Args:
-        cache_dir (str): Cache folder.
-        shard (int): Shard number.
-        embeddings (ndarray): Teacher embeddings, shape (S, N, D), fp16.
-        views (ndarray): View records, shape (S, N, 5), int32.
-
-    Raises:
-        CacheMismatchError: The embeddings are not finite unit vectors
-            (nothing is written).
-    """
-    check_embeddings(embeddings, shard_path(cache_dir, shard, 'emb'))
-    atomic_write(
-        shard_path(cache_dir, shard, 'views'),
-        lambda f: np.save(f, np.ascontiguousarray(views, dtype=np.int32)))
-    atomic_write(
-        shard_path(cache_dir, shard, 'emb'), lambda f: np.save(
-            f, np.ascontiguousarray(embeddings, dtype=np.float16)))
-
-
-def shard_is_complete(cache_dir: str, shard: int, rows: int, num_views: int,
-                      embed_dim: int) -> bool:
-    """Whether both files of a shard exist with the expected shapes."""
-    expected = dict(emb=(rows, num_views, embed_dim), views=(rows, num_views,
-                                                             len(VIEW_FIELDS)))
-    for kind, shape in expected.items():
-        path = shard_path(cache_dir, shard, kind)
-        if not osp.isfile(path):
-            return False
-        try:
-            array = np.load(path, mmap_mode='r')
-        except (ValueError, OSError):
-            return False
-        if array.shape != shape:
-            return False
-    return True
-
-
-def _file_state(path: str) -> Tuple[str, int, int]:
-    """(path, size, mtime) of an image, the cheap stand-in for its pixels."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return path, -1, -1
-    return path, stat.st_size, int(stat.st_mtime)
-
-
-def dataset_fingerprint(dataset) -> Dict[str, object]:
-    """Identity of a dataset: its file list and the state of its files.
-
-    ``file_list_sha256`` hashes the ordered paths (relative to the dataset's
-    ``data_root``, so moving the dataset keeps the cache valid) and labels:
-    adding, removing, reordering or relabelling images (which would shift
-    ``sample_idx``) changes it. ``file_stats_sha256`` hashes every image
-    file's **size and modification time** (whole seconds), not its pixels:
-    reading a million images at every start would cost minutes, a stat
-    costs microseconds. Images replaced under the same names change it;
-    a copy of the dataset must keep modification times (``cp -p``,
-    ``rsync -a``) or the cache is refused as built from other images.
-
-    Args:
-        dataset: An mmengine ``BaseDataset`` (or wrapper) with
-            ``get_data_info``.
-
-    Returns:
-        dict: ``type``, ``num_samples``, ``file_list_sha256`` and
-        ``file_stats_sha256``.
-    """
-    root = getattr(dataset, 'data_root', None) or ''
-    names, stats = hashlib.sha256(), hashlib.sha256()
-    for i in range(len(dataset)):
-        info = dataset.get_data_info(i)
-        path = info.get('img_path')
-        rel = osp.relpath(path, root) if path is not None and root else path
-        names.update(f'{rel}\t{info.get("gt_label", "")}\n'.encode())
-        if path is not None:
-            _, size, mtime = _file_state(path)
-            stats.update(f'{size}\t{mtime}\n'.encode())
-    return dict(
-        type=type(dataset).__name__,
-        num_samples=len(dataset),
-        file_list_sha256=names.hexdigest(),
-        file_stats_sha256=stats.hexdigest())
-
-
-DATASET_KEYS = dict(
-    type='dataset type',
-    num_samples='number of samples',
-    file_list_sha256='file list or labels (images added, removed, '
-    'reordered or relabelled)',
-    file_stats_sha256='image files (size or modification time: the images '
-    'changed, or were copied without keeping modification times)')
-
-
-def _diff(name: str, expected, found) -> Optional[str]:
-    if expected is None or expected == found:
-        return None
-    if name == 'dataset' and isinstance(expected, dict) and isinstance(
-            found, dict):
-        keys = [k for k in DATASET_KEYS if expected.get(k) != found.get(k)]
-        return 'dataset: other ' + '; other '.join(DATASET_KEYS[k]
-                                                   for k in keys)
-    return f'{name}: the cache has {found!r}, the config gives {expected!r}'
 
 
 def _versions(cache_dir: str, num_shards: int) -> tuple:
@@ -291,10 +59,11 @@ class TeacherTargetCache:
                 f'No teacher-target cache in {cache_dir!r} (no {MANIFEST}). '
                 'Build it first: python tools/cache_teacher_targets.py '
                 'CONFIG (see docs/teacher_cache.md).')
-        if manifest.get('version') != CACHE_VERSION:
+        if manifest.get('version') != TEACHER_CACHE_VERSION:
             raise CacheMismatchError(
-                f'{cache_dir}: cache version {manifest.get("version")}, this '
-                f'mmbeamclip reads version {CACHE_VERSION}; rebuild it.')
+                f'{cache_dir}: teacher-target cache version '
+                f'{manifest.get("version")}, this mmbeamclip reads version '
+                f'{TEACHER_CACHE_VERSION}; rebuild it.')
         if not manifest.get('complete'):
             raise CacheMismatchError(
                 f'{cache_dir}: the cache build did not finish; run '
@@ -440,10 +209,13 @@ class TeacherTargetCache:
         Raises:
             CacheMismatchError: With every difference found.
         """
+        recorded = self.manifest
         problems = [
-            _diff('teacher', teacher_id, self.manifest['teacher_id']),
-            _diff('dataset', dataset, self.manifest['dataset']),
-            _diff('view recipe', view_spec, self.manifest['views']['spec']),
+            describe_difference(name, expected, found)
+            for name, expected, found in (
+                ('teacher', teacher_id, recorded['teacher_id']),
+                ('dataset', dataset, recorded['dataset']),
+                ('view recipe', view_spec, recorded['views']['spec']))
         ]
         problems = [p for p in problems if p]
         if problems:

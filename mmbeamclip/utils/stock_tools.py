@@ -3,6 +3,8 @@ import os.path as osp
 import runpy
 import sys
 
+from .tool_config import accept_short_custom_imports
+
 
 def stock_tool_path(name: str) -> str:
     """Path of an mmpretrain tool, e.g. ``'train.py'`` or ``'dist_train.sh'``.
@@ -23,7 +25,12 @@ def stock_tool_path(name: str) -> str:
 
 
 def run_stock_tool(name: str):
-    """Run an mmpretrain Python tool as ``__main__`` with this ``sys.argv``."""
+    """Run an mmpretrain Python tool as ``__main__`` with this ``sys.argv``.
+
+    The tool's ``Config.fromfile`` accepts ``custom_imports`` as a list or
+    a string too (:func:`accept_short_custom_imports`).
+    """
     path = stock_tool_path(name)
+    accept_short_custom_imports()
     sys.argv[0] = path
     runpy.run_path(path, run_name='__main__')

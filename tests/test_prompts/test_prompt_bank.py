@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmbeamclip.prompts import (build_prompt_bank, cache_path,
-                                format_prompts, load_prompt_bank,
-                                prompt_bank_key, save_prompt_bank)
+from mmbeamclip.prompts import (build_prompt_bank, format_prompts,
+                                load_prompt_bank, prompt_bank_key,
+                                prompt_bank_path, save_prompt_bank)
 
 
 class CountingEncoder:
@@ -76,7 +76,7 @@ def test_key_changes_with_every_input():
 def test_cache_round_trip_and_corruption(tmp_path):
     bank = F.normalize(torch.randn(5, 8), dim=-1)
     labels = torch.arange(5)
-    path = cache_path(str(tmp_path), 'k' * 64)
+    path = prompt_bank_path(str(tmp_path), 'k' * 64)
     assert load_prompt_bank(path, 'k' * 64) is None  # miss, quietly
     save_prompt_bank(path, bank, labels, 'k' * 64, meta=dict(a=1))
     assert os.listdir(tmp_path) == [os.path.basename(path)]  # no temp left

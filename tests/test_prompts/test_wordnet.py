@@ -3,7 +3,7 @@ import pytest
 
 from mmbeamclip.prompts import imagenet_wnids
 from mmbeamclip.prompts import wordnet as wnmod
-from mmbeamclip.prompts.wordnet import (IMAGENET_CONTEXTS, LEXNAMES,
+from mmbeamclip.prompts.wordnet import (IMAGENET_CONTEXTS, WORDNET_LEXNAMES,
                                         generate_records, lexnames_text,
                                         read_contexts_file)
 
@@ -15,7 +15,7 @@ needs_wordnet = pytest.mark.skipif(
 
 def test_lexnames_table():
     lines = lexnames_text().splitlines()
-    assert len(lines) == len(LEXNAMES) == 45
+    assert len(lines) == len(WORDNET_LEXNAMES) == 45
     assert lines[0] == '00\tadj.all\t3'
     assert lines[5] == '05\tnoun.animal\t1'
     assert lines[-1] == '44\tadj.ppl\t3'

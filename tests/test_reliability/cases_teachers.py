@@ -15,12 +15,12 @@ import mmbeamclip  # noqa: F401
 from mmbeamclip.datasets.transforms import ReplayCachedView
 from mmbeamclip.models.teachers import (OpenCLIPTeacher, open_clip_teacher_id,
                                         stage_open_clip)
-from mmbeamclip.teacher_cache import (CACHE_VERSION, CacheMismatchError,
-                                      CacheMissError, TeacherTargetCache,
-                                      build_teacher_cache,
+from mmbeamclip.teacher_cache import (TEACHER_CACHE_VERSION,
+                                      CacheMismatchError, CacheMissError,
+                                      TeacherTargetCache, build_teacher_cache,
                                       dataset_fingerprint)
-from mmbeamclip.teacher_cache.store import (shard_path, write_manifest,
-                                            write_shard)
+from mmbeamclip.teacher_cache.layout import (shard_path, write_manifest,
+                                             write_shard)
 
 init_default_scope('mmpretrain')
 
@@ -52,7 +52,7 @@ def _cache(ctx, num_samples=6, num_views=2, spec=None, dataset=None,
     write_manifest(
         cache_dir,
         dict(
-            version=CACHE_VERSION,
+            version=TEACHER_CACHE_VERSION,
             teacher_id=open_clip_teacher_id(teacher['model_name'],
                                             teacher['pretrained']),
             embed_dim=32,

@@ -5,7 +5,6 @@ The same inputs go through the stock tools in subprocesses in
 ``tests/test_tools/test_extract_student.py`` and
 ``tests/test_engine/test_hooks/test_check_finite_hook.py``.
 """
-import importlib.util
 import os
 import os.path as osp
 import pickle
@@ -14,16 +13,7 @@ from types import SimpleNamespace
 
 import torch
 from case import Case
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tool_loader import load_tool
 
 
 class _RunsCommand:
@@ -83,7 +73,7 @@ def _extract(make_out, content=None):
                    str(ckpt))
         size = osp.getsize(ckpt)
         try:
-            _tool('extract_student').main([str(ckpt), make_out(ctx, ckpt)])
+            load_tool('extract_student').main([str(ckpt), make_out(ctx, ckpt)])
         finally:
             assert osp.getsize(ckpt) == size, 'the input was overwritten'
 
@@ -112,7 +102,7 @@ def _knn_class_mismatch(ctx):
             ctx.tmp_path / 'data' / split / cls / '0.png')
     ckpt = str(ctx.tmp_path / 'student.pth')
     torch.save({'state_dict': {'backbone.w': torch.ones(1)}}, ckpt)
-    _tool('knn_eval').main(
+    load_tool('knn_eval').main(
         [ckpt, '--data-root', str(ctx.tmp_path / 'data'), '--workers', '0'])
 
 

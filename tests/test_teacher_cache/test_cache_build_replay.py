@@ -10,9 +10,10 @@ from teacher_cache_helpers import cached_config
 import mmbeamclip  # noqa: F401
 from mmbeamclip.datasets.transforms import ReplayCachedView, find_transforms
 from mmbeamclip.teacher_cache import (CacheMismatchError, TeacherTargetCache,
+                                      bind_pipeline,
                                       build_teacher_cache_from_config,
                                       dataset_fingerprint, read_manifest)
-from mmbeamclip.teacher_cache.store import shard_path
+from mmbeamclip.teacher_cache.layout import shard_path
 
 init_default_scope('mmpretrain')
 NUM_TRAIN = 16  # image_folder: 2 classes x 8 training images
@@ -39,12 +40,21 @@ def test_manifest_and_layout(built):
     assert isinstance(emb, np.memmap)
 
 
+def _bound_dataset(cfg, teacher):
+    """The training dataset as CachedViewHook leaves it."""
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    bind_pipeline(dataset, teacher.cache_dir, cache=teacher.cache)
+    return dataset
+
+
 def test_replay_gives_online_targets(built):
     """Same crops as at build time, and targets equal to the online ones."""
     cfg, _ = built
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    replay = find_transforms(dataset)[0]
     teacher = MODELS.build(cfg.model.target_generator)
+    dataset = _bound_dataset(cfg, teacher)
+    replay = find_transforms(dataset)[0]
+    # The transform replays from the teacher's verified cache, not a copy.
+    assert replay.cache is teacher.cache
     online = MODELS.build(cfg.model.target_generator.teacher)
     preprocessor = MODELS.build(cfg.model.data_preprocessor)
     online.set_input_normalization(preprocessor.mean.flatten().tolist(),
@@ -73,14 +83,47 @@ def test_replay_gives_online_targets(built):
 def test_epoch_sampling_needs_an_epoch(built):
     cfg, _ = built
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    # Unbound: no folder yet (the config names it once, in the teacher).
+    assert find_transforms(dataset)[0].cache_dir is None
     with pytest.raises(RuntimeError, match='CachedViewHook'):
         dataset[0]
+    bind_pipeline(dataset, cfg.model.target_generator.cache_dir)
+    with pytest.raises(RuntimeError, match='CachedViewHook'):
+        dataset[0]
+
+
+def test_binding_takes_the_teacher_folder_once(built, tmp_path):
+    """bind_pipeline gives the transform the folder and cache_view to
+    PackInputs; an explicit other folder is refused, the same one kept."""
+    cfg, _ = built
+    cache_dir = cfg.model.target_generator.cache_dir
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    assert 'meta_keys' not in pipeline[-1]
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    bind_pipeline(dataset, cache_dir)
+    assert find_transforms(dataset)[0].cache_dir == cache_dir
+    find_transforms(dataset)[0].set_epoch(0)
+    assert dataset[2]['data_samples'].cache_view == 0
+    # Idempotent: the key is not added twice.
+    bind_pipeline(dataset, cache_dir)
+    assert dataset.pipeline.transforms[-1].meta_keys.count('cache_view') == 1
+
+    pipeline[1]['cache_dir'] = cache_dir + '/.'  # the same folder
+    bind_pipeline(DATASETS.build(cfg.train_dataloader.dataset), cache_dir)
+    pipeline[1]['cache_dir'] = str(tmp_path / 'other')
+    with pytest.raises(CacheMismatchError, match='cache_dir'):
+        bind_pipeline(DATASETS.build(cfg.train_dataloader.dataset), cache_dir)
+    # Without a CachedTeacher there is nothing to take the folder from.
+    pipeline[1]['cache_dir'] = None
+    with pytest.raises(ValueError, match='CachedTeacher'):
+        bind_pipeline(DATASETS.build(cfg.train_dataloader.dataset), None)
 
 
 def test_random_view_sampling(built):
     cfg, _ = built
     cfg.train_dataloader.dataset.pipeline[1]['view_sampling'] = 'random'
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    bind_pipeline(dataset, cfg.model.target_generator.cache_dir)
     # Random views also need CachedViewHook (which publishes the epoch).
     with pytest.raises(RuntimeError, match='CachedViewHook'):
         dataset[3]
@@ -144,7 +187,7 @@ def test_mismatched_manifest_is_refused(built, tmp_path, tiny_teacher_cfg):
     train = DATASETS.build(cfg.train_dataloader.dataset)
     cache.check(dataset=dataset_fingerprint(train))
     # Other views (another crop size).
-    replay = ReplayCachedView(cache_dir=cache_dir, scale=48,
+    replay = ReplayCachedView(scale=48, cache_dir=cache_dir,
                               crop_ratio_range=(0.2, 1.), backend='pillow')
     with pytest.raises(CacheMismatchError, match='view recipe'):
         replay.cache
@@ -166,7 +209,7 @@ def test_missing_cache_is_explained(tmp_path, tiny_teacher_cfg):
 def test_epoch_reaches_persistent_workers(built):
     """The hook's set_epoch is seen by workers started in an earlier epoch."""
     cfg, _ = built
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    dataset = _bound_dataset(cfg, MODELS.build(cfg.model.target_generator))
     replay = find_transforms(dataset)[0]
     loader = torch.utils.data.DataLoader(
         dataset,

@@ -16,7 +16,7 @@ from mmbeamclip.teacher_cache import (CacheMismatchError, CacheMissError,
                                       TeacherTargetCache,
                                       build_teacher_cache_from_config,
                                       dataset_fingerprint, read_manifest)
-from mmbeamclip.teacher_cache.store import shard_path
+from mmbeamclip.teacher_cache.layout import shard_path
 
 init_default_scope('mmpretrain')
 

@@ -1,20 +1,11 @@
 """tools/ambiguity_report.py with the tiny local-dir: teacher."""
-import importlib.util
 import json
-import os.path as osp
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_loader import load_tool
+
 # two names shared by two ImageNet classes each, plus two distinct classes
 WNIDS = ['n03773504', 'n04008634', 'n04355933', 'n04356056', 'n01440764',
          'n02102040']
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_report_with_teacher_args(tiny_clip_dir, tmp_path, capsys):

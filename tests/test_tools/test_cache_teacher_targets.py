@@ -1,5 +1,6 @@
 """The cache tool under torchrun (2 CPU ranks, gloo) builds the same cache as
-one process: each rank builds its share of the shards."""
+one process: each rank builds its share of the shards; the stock
+tools/train.py then trains from it, told the folder in one place."""
 import os
 import os.path as osp
 import socket
@@ -7,13 +8,13 @@ import subprocess
 import sys
 
 import numpy as np
+from teacher_cache_helpers import CONFIG, cached_config
+from test_train_e2e import run
+
 import mmbeamclip  # noqa: F401
 from mmbeamclip.teacher_cache import (build_teacher_cache_from_config,
                                       read_manifest)
-from mmbeamclip.teacher_cache.store import shard_path
-
-sys.path.insert(0, osp.join(osp.dirname(__file__), '..', 'test_teacher_cache'))
-from teacher_cache_helpers import CONFIG, cached_config  # noqa: E402
+from mmbeamclip.teacher_cache.layout import shard_path
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
 
@@ -59,3 +60,27 @@ def test_two_rank_build_matches_single_process(monkeypatch, image_folder,
             np.testing.assert_array_equal(
                 np.load(shard_path(dist_dir, shard, kind)),
                 np.load(shard_path(single_dir, shard, kind)))
+
+    # Training follows the folder changed in one place: TEACHER_CACHE (the
+    # config's default) names a folder without a cache, the teacher's
+    # cache_dir the built one; ReplayCachedView and PackInputs say nothing.
+    # One persistent worker: the folder and the epoch reach it.
+    work_dir = str(tmp_path / 'work')
+    env['TEACHER_CACHE'] = str(tmp_path / 'no_cache_here')
+    log = run([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), CONFIG, '--work-dir', work_dir,
+        '--cfg-options', f'model.target_generator.cache_dir={dist_dir}',
+        f"model.target_generator.teacher.model_name="
+        f"{tiny_teacher_cfg['model_name']}",
+        f"model.target_generator.teacher.pretrained="
+        f"{tiny_teacher_cfg['pretrained']}", 'model.neck.out_channels=32',
+        'model.neck.hid_channels=64', 'train_cfg.max_epochs=1',
+        'train_dataloader.batch_size=4', 'train_dataloader.num_workers=1',
+        'train_dataloader.persistent_workers=True',
+        'val_dataloader.batch_size=4', 'val_dataloader.num_workers=0'
+    ], env, timeout=300)
+    assert f'views from {dist_dir}' in log
+    assert 'Teacher-target cache matches the training dataset' in log
+    assert 'Epoch(train) [1][4/4]' in log
+    assert not os.path.exists(tmp_path / 'no_cache_here')

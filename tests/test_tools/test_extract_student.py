@@ -10,6 +10,7 @@ from conftest import write_image_folder
 from tool_process import run_tool
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
+from tool_loader import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(
@@ -73,13 +74,6 @@ def test_refuses_to_overwrite_its_input(checkpoint, env):
     assert open(checkpoint, 'rb').read() == before
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('extract_student', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize('link', ['symlink', 'hardlink', 'other-path'])
 def test_refuses_the_input_under_another_name(checkpoint, tmp_path, link):
     out = tmp_path / 'student.pth'
@@ -92,7 +86,7 @@ def test_refuses_the_input_under_another_name(checkpoint, tmp_path, link):
         out = osp.join(d, '..', osp.basename(d), osp.basename(checkpoint))
     size = osp.getsize(checkpoint)
     with pytest.raises(ValueError, match='is the input checkpoint'):
-        load_tool().main([checkpoint, str(out)])
+        load_tool('extract_student').main([checkpoint, str(out)])
     assert osp.getsize(checkpoint) == size
 
 
@@ -122,7 +116,8 @@ def test_non_checkpoint_input(tmp_path, bad):
                    str(path))
         words = 'no "backbone." weights'
     with pytest.raises(ValueError, match=words) as info:
-        load_tool().main([str(path), str(tmp_path / 'out.pth')])
+        load_tool('extract_student').main(
+            [str(path), str(tmp_path / 'out.pth')])
     assert str(path) in str(info.value)
     assert not (tmp_path / 'out.pth').exists()
 

@@ -1,22 +1,11 @@
 """tools/generate_contexts.py on a handful of WordNet ids and names."""
-import importlib.util
 import json
-import os.path as osp
 
 import pytest
+from tool_loader import load_tool
 
 from mmbeamclip.prompts import WordNetHypernyms, WordNetSynonyms
 from mmbeamclip.prompts import wordnet as wnmod
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 needs_wordnet = pytest.mark.skipif(

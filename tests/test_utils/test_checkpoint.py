@@ -13,8 +13,9 @@ import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from mmbeamclip.utils.checkpoint import (extract_student, load_checkpoint,
-                                         training_config)
+from mmbeamclip.utils.checkpoint import load_checkpoint
+from mmbeamclip.utils.student_extraction import (extract_student,
+                                                 training_config)
 
 
 class RunsCommand:

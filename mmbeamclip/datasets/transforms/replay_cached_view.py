@@ -20,9 +20,16 @@ class ReplayCachedView(RandomResizedCrop, CachedViewRecipe):
     cache holds N pre-sampled views per image (crop box and flip flag) and
     the teacher's embedding of each; this transform picks one view per image
     and epoch and applies exactly that crop, so the student sees the pixels
-    the teacher saw. It writes the chosen view's index to ``cache_view``;
-    add it to ``PackInputs``' ``meta_keys`` so the cached teacher can look the
-    target up by ``(sample_idx, cache_view)``.
+    the teacher saw. It writes the chosen view's index to ``cache_view``,
+    which :class:`CachedViewHook` adds to ``PackInputs``' ``meta_keys`` so
+    the cached teacher can look the target up by ``(sample_idx,
+    cache_view)``.
+
+    The cache folder is named once in a config, at
+    ``model.target_generator.cache_dir``; leave ``cache_dir`` unset here and
+    :class:`CachedViewHook` (or the cache builder) gives this transform the
+    same folder, and the cache the :class:`CachedTeacher` has already
+    opened and verified (``teacher_cache.bind_pipeline``).
 
     The same class samples the views when the cache is built
     (``tools/cache_teacher_targets.py`` switches it to build mode), with
@@ -42,8 +49,10 @@ class ReplayCachedView(RandomResizedCrop, CachedViewRecipe):
     views).
 
     Args:
-        cache_dir (str): Teacher-target cache folder.
         scale (int | Sequence[int]): Output size, as in ``RandomResizedCrop``.
+        cache_dir (str, optional): Teacher-target cache folder. Defaults to
+            None: the model's :class:`CachedTeacher` folder, bound before
+            training. A folder given here must be that one.
         crop_ratio_range (tuple[float, float]): Crop area range, used when
             sampling the views. Defaults to (0.08, 1.0).
         aspect_ratio_range (tuple[float, float]): Aspect ratio range.
@@ -62,8 +71,8 @@ class ReplayCachedView(RandomResizedCrop, CachedViewRecipe):
     """
 
     def __init__(self,
-                 cache_dir: str,
                  scale: Union[Sequence, int],
+                 cache_dir: Optional[str] = None,
                  crop_ratio_range: Tuple[float, float] = (0.08, 1.0),
                  aspect_ratio_range: Tuple[float, float] = (3. / 4., 4. / 3.),
                  max_attempts: int = 10,
@@ -120,15 +129,30 @@ class ReplayCachedView(RandomResizedCrop, CachedViewRecipe):
             raise ValueError(f'num_views must be >= 1, got {num_views}')
         self._build = (int(num_views), int(seed))
 
+    def use_cache(self, cache: TeacherTargetCache):
+        """Replay from an opened cache (the :class:`CachedTeacher`'s, which
+        verified it), checked against this recipe.
+
+        Raises:
+            CacheMismatchError: The cache holds views of another recipe.
+        """
+        cache.check(view_spec=self.view_spec())
+        self._cache = cache
+
     @property
     def cache(self) -> TeacherTargetCache:
-        """The cache, opened and checked against this recipe on first use."""
+        """The cache: the one given to :meth:`use_cache`, else ``cache_dir``
+        opened (sizes checked) and checked against this recipe on first use.
+        """
         if self._cache is None:
-            # Data-loader workers check sizes only; the model's
-            # CachedTeacher verified the contents when it was built.
-            cache = TeacherTargetCache(self.cache_dir, verify='size')
-            cache.check(view_spec=self.view_spec())
-            self._cache = cache
+            if self.cache_dir is None:
+                raise RuntimeError(
+                    'ReplayCachedView has no cache_dir yet: add '
+                    "dict(type='CachedViewHook') to custom_hooks, which "
+                    "gives it the model's CachedTeacher cache_dir and checks "
+                    'the teacher-target cache before training.')
+            # Sizes only: reading every shard is the CachedTeacher's job.
+            self.use_cache(TeacherTargetCache(self.cache_dir, verify='size'))
         return self._cache
 
     # ----------------------------------------------------------------- views

@@ -3,22 +3,28 @@ from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
 from mmbeamclip.datasets.transforms import ReplayCachedView, find_transforms
-from mmbeamclip.teacher_cache import CacheMismatchError, dataset_fingerprint
+from mmbeamclip.models.teachers import CachedTeacher
+from mmbeamclip.teacher_cache import bind_pipeline, dataset_fingerprint
 
 
 @HOOKS.register_module()
 class CachedViewHook(Hook):
-    """Check a teacher-target cache against the run and publish the epoch.
+    """Bind the replayed views to the teacher-target cache, check it against
+    the run and publish the epoch.
 
-    Before training it refuses a cache whose manifest does not match the
-    training dataset (file list), the replay transform's view recipe or the
-    teacher, and checks that the transform and the :class:`CachedTeacher`
-    read the same cache. Before every epoch it tells each
-    :class:`ReplayCachedView` the epoch, which selects the replayed view
-    (``view_sampling='epoch'``); the epoch lives in shared memory, so
-    persistent data-loader workers see it too. A cached run needs this hook:
-    without a published epoch :class:`ReplayCachedView` refuses to produce
-    samples, so a cache is never trained from unchecked.
+    Before training it gives every :class:`ReplayCachedView` the folder and
+    the opened cache of the model's :class:`CachedTeacher` (a transform that
+    names another folder is refused), adds ``cache_view`` to the
+    ``meta_keys`` of ``PackInputs`` (see
+    :func:`mmbeamclip.teacher_cache.bind_pipeline`), and refuses a cache
+    whose manifest does not match the training dataset (file list), the
+    view recipe or the teacher. This happens before an epoch-based loop
+    starts its data-loader workers, so they inherit it. Before every epoch
+    it tells each :class:`ReplayCachedView` the epoch, which selects the
+    replayed view (``view_sampling='epoch'``); the epoch lives in shared
+    memory, so persistent workers see it too. A cached run needs this hook:
+    without it :class:`ReplayCachedView` refuses to produce samples, so a
+    cache is never trained from unchecked.
 
     Args:
         check_dataset (bool): Hash the training file list and compare it
@@ -31,29 +37,27 @@ class CachedViewHook(Hook):
     def __init__(self, check_dataset: bool = True):
         self.check_dataset = check_dataset
 
-    def _transforms(self, runner):
-        dataset = runner.train_dataloader.dataset
-        transforms = find_transforms(dataset, ReplayCachedView)
-        if not transforms:
-            raise ValueError(
-                'CachedViewHook: the training pipeline has no '
-                'ReplayCachedView, so nothing replays the cached views.')
-        return transforms
-
     def before_train(self, runner):
-        dataset = runner.train_dataloader.dataset
+        loader = runner.train_dataloader
+        if hasattr(runner.train_loop, 'dataloader_iterator') and \
+                getattr(loader, 'num_workers', 0) > 0:
+            # IterBasedTrainLoop starts its workers when it is built, before
+            # any hook, so they would miss the folder and the epoch.
+            raise ValueError(
+                'CachedViewHook: an iteration-based train loop starts its '
+                'data-loader workers before hooks run; train from a '
+                'teacher-target cache with EpochBasedTrainLoop (or '
+                'num_workers=0).')
         teacher = get_ori_model(runner.model).target_generator
-        teacher_dir = getattr(teacher, 'cache_dir', None)
-        fingerprint = dataset_fingerprint(dataset) \
+        cached = isinstance(teacher, CachedTeacher)
+        replays = bind_pipeline(
+            loader.dataset,
+            teacher.cache_dir if cached else None,
+            cache=teacher.cache if cached else None)
+        fingerprint = dataset_fingerprint(loader.dataset) \
             if self.check_dataset else None
-        for transform in self._transforms(runner):
-            cache = transform.cache  # checks the view recipe
-            if teacher_dir is not None and cache.manifest != \
-                    teacher.cache.manifest:
-                raise CacheMismatchError(
-                    f'ReplayCachedView reads {transform.cache_dir} but the '
-                    f'CachedTeacher reads {teacher_dir}: point both at the '
-                    'same cache.')
+        caches = {id(r.cache): r.cache for r in replays}  # checks the recipe
+        for cache in caches.values():
             cache.check(
                 teacher_id=getattr(teacher, 'teacher_id', None),
                 dataset=fingerprint)
@@ -61,5 +65,6 @@ class CachedViewHook(Hook):
                            'dataset, views and teacher.')
 
     def before_train_epoch(self, runner):
-        for transform in self._transforms(runner):
+        for transform in find_transforms(runner.train_dataloader.dataset,
+                                         ReplayCachedView):
             transform.set_epoch(runner.epoch)

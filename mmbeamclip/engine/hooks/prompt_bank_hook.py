@@ -9,8 +9,9 @@ from mmpretrain.registry import HOOKS
 from mmpretrain.utils import get_ori_model
 
 from mmbeamclip.prompts import (PromptRecipe, check_batch_size, check_names,
-                                default_cache_dir, load_or_build_prompt_bank,
-                                map_classes, warn_identical_anchors)
+                                default_prompt_bank_dir,
+                                load_or_build_prompt_bank, map_classes,
+                                warn_identical_anchors)
 
 EVAL_CLASSES = ('map', 'dataset')
 
@@ -93,25 +94,30 @@ class PromptBankHook(Hook):
                              f'got {eval_classes!r}')
         check_batch_size(batch_size)
         self.eval_classes = eval_classes
-        self.cache_dir = cache_dir or default_cache_dir()
+        self.cache_dir = cache_dir or default_prompt_bank_dir()
         self.batch_size = batch_size
         self.progress = progress
         self._eval_key = None
 
     # ----------------------------------------------------------------- hooks
+    # The vocabulary is resolved once per stage, then flows one way: to the
+    # prompts and key (prompts), the bank (teacher) and the head (model).
     def before_train(self, runner):
-        self.ensure_bank(runner, 'train')
+        vocabulary = self.vocabulary(runner, 'train')
+        self.ensure_bank(runner, 'train', vocabulary)
         if runner.val_loop is not None:
             # A dataset that cannot be scored fails now, not an epoch later.
-            self.ensure_eval(runner, 'train')
+            self.ensure_eval(runner, 'train', vocabulary)
 
     def before_val(self, runner):
-        self.ensure_bank(runner, 'val')
-        self.ensure_eval(runner, 'val')
+        vocabulary = self.vocabulary(runner, 'val')
+        self.ensure_bank(runner, 'val', vocabulary)
+        self.ensure_eval(runner, 'val', vocabulary)
 
     def before_test(self, runner):
-        self.ensure_bank(runner, 'test')
-        self.ensure_eval(runner, 'test')
+        vocabulary = self.vocabulary(runner, 'test')
+        self.ensure_bank(runner, 'test', vocabulary)
+        self.ensure_eval(runner, 'test', vocabulary)
 
     def before_save_checkpoint(self, runner, checkpoint: dict):
         model = get_ori_model(runner.model)
@@ -167,19 +173,25 @@ class PromptBankHook(Hook):
         broadcast(labels)
         return bank, labels
 
-    def ensure_bank(self, runner, stage: str = 'train'):
+    def ensure_bank(self,
+                    runner,
+                    stage: str = 'train',
+                    vocabulary: Optional[Tuple[List[str],
+                                               List[str]]] = None):
         """Make the model's bank match the teacher and prompts (idempotent).
 
         Args:
             runner (Runner): The runner.
             stage (str): ``'train'``, ``'val'`` or ``'test'``; only used to
                 find the dataset for ``classnames='dataset'``.
+            vocabulary (tuple[list[str], list[str]], optional): The stage's
+                :meth:`vocabulary`, if already resolved.
         """
         model = get_ori_model(runner.model)
         head, teacher = model.head, model.target_generator
-        ids, names = self.vocabulary(runner, stage)
+        ids, names = vocabulary or self.vocabulary(runner, stage)
         class_prompts, key = self.recipe.prompts_and_key(
-            teacher.teacher_id, ids)
+            teacher.teacher_id, ids, names)
         # Rank 0 decides, so every rank takes the same branch and meets the
         # same collectives.
         status = [head.bank_key == key, head.has_bank]
@@ -198,13 +210,19 @@ class PromptBankHook(Hook):
         if is_main_process():
             warn_identical_anchors(bank, labels, ids, names, runner.logger)
 
-    def ensure_eval(self, runner, stage: str):
+    def ensure_eval(self,
+                    runner,
+                    stage: str,
+                    vocabulary: Optional[Tuple[List[str],
+                                               List[str]]] = None):
         """Point zero-shot at the evaluated dataset's classes.
 
         Args:
             runner (Runner): The runner.
             stage (str): ``'val'`` or ``'test'``; ``'train'`` checks the
                 validation dataset before training.
+            vocabulary (tuple[list[str], list[str]], optional): The stage's
+                :meth:`vocabulary`, if already resolved.
 
         Raises:
             ValueError: If (with ``eval_classes='map'``) a class has no
@@ -231,7 +249,7 @@ class PromptBankHook(Hook):
         if self.eval_classes == 'dataset':
             self._ensure_eval_bank(runner, classes)
             return
-        ids, names = self.vocabulary(runner, stage)
+        ids, names = vocabulary or self.vocabulary(runner, stage)
         class_map = map_classes(classes, ids, names)
         if class_map == list(range(len(ids))):
             head.clear_eval()  # the bank's own classes, in label order

@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
+from ..losses import cosine_regression
 from .anchor_bank import AnchorBank
 
 
@@ -55,9 +56,8 @@ class CSMHead(AnchorBank):
         t = self.similarities(teacher_embed.detach())
         losses = dict(loss_csm=self.loss_module(s, t))
         if self.embed_weight > 0:
-            cos = F.cosine_similarity(
-                student_embed.float(), teacher_embed.detach().float(), dim=-1)
-            losses['loss_embed'] = self.embed_weight * (1 - cos).mean()
+            loss, _ = cosine_regression(student_embed, teacher_embed)
+            losses['loss_embed'] = self.embed_weight * loss
         with torch.no_grad():
             log_p = F.log_softmax(t / self.loss_module.tau_t, dim=-1)
             losses['csm_teacher_entropy'] = -(log_p.exp() * log_p).sum(

@@ -1,9 +1,9 @@
 from typing import Dict, Optional
 
 import torch
-import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
+from ..losses import cosine_regression
 from .anchor_bank import AnchorBank
 
 
@@ -42,8 +42,6 @@ class FeatureRegressionHead(AnchorBank):
         Returns:
             dict[str, Tensor]: ``loss_reg`` and ``reg_cosine`` (logging).
         """
-        cos = F.cosine_similarity(
-            student_embed.float(), teacher_embed.detach().float(), dim=-1)
+        loss, cos = cosine_regression(student_embed, teacher_embed)
         return dict(
-            loss_reg=self.loss_weight * (1 - cos).mean(),
-            reg_cosine=cos.detach().mean())
+            loss_reg=self.loss_weight * loss, reg_cosine=cos.detach().mean())

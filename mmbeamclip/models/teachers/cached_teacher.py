@@ -47,7 +47,9 @@ class CachedTeacher(BaseTeacher):
     ``custom_hooks`` (``ReplayCachedView`` refuses to run without it).
 
     Args:
-        cache_dir (str): Teacher-target cache folder.
+        cache_dir (str): Teacher-target cache folder: the one place a config
+            names it (:class:`CachedViewHook` gives it to the
+            ``ReplayCachedView`` of the training pipeline).
         teacher (dict): ``OpenCLIPTeacher`` config the cache was built with.
         verify (str): How the shards are checked when the cache is opened:
             ``'full'`` (sizes, sha256 and finite unit embeddings; one read of
@@ -133,7 +135,8 @@ class CachedTeacher(BaseTeacher):
             raise RuntimeError(
                 'CachedTeacher needs data samples with `sample_idx` and '
                 '`cache_view`: use ReplayCachedView in the training pipeline '
-                "and add 'cache_view' to PackInputs' meta_keys.")
+                "and dict(type='CachedViewHook') in custom_hooks (which adds "
+                "'cache_view' to PackInputs' meta_keys).")
         idx = [int(s.sample_idx) for s in data_samples]
         views = [int(s.cache_view) for s in data_samples]
         targets = torch.from_numpy(self.cache.lookup(idx, views))

@@ -1,18 +1,12 @@
-import os.path as osp
-import sys
-
 import pytest
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
+from teacher_cache_helpers import cached_config
 
 import mmbeamclip  # noqa: F401
 from mmbeamclip.datasets.transforms import find_transforms
 from mmbeamclip.teacher_cache import (CacheMismatchError,
                                       build_teacher_cache_from_config)
-
-sys.path.insert(0, osp.join(osp.dirname(__file__), '..', '..',
-                            'test_teacher_cache'))
-from teacher_cache_helpers import cached_config  # noqa: E402
 
 
 def _runner_cfg(cfg, work_dir):
@@ -67,6 +61,17 @@ def test_train_from_cache(cfg, tiny_teacher_cfg):
     assert online.text_only and online.model.visual is None
     transform = find_transforms(runner.train_dataloader.dataset)[0]
     assert int(transform._epoch) == 1
+    # The folder came from the teacher alone, with its verified cache.
+    assert transform.cache_dir == model.target_generator.cache_dir
+    assert transform.cache is model.target_generator.cache
+
+
+def test_other_folder_in_the_pipeline_is_refused(cfg, tmp_path):
+    cfg.train_dataloader.dataset.pipeline[1]['cache_dir'] = str(tmp_path)
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(CacheMismatchError,
+                       match='Name the teacher-target cache once'):
+        runner.train()
 
 
 def test_other_dataset_is_refused(cfg):

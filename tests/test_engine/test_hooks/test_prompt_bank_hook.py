@@ -11,7 +11,7 @@ from mmpretrain.registry import MODELS
 import mmbeamclip  # noqa: F401
 from conftest import tiny_model_cfg
 from mmbeamclip.engine.hooks import PromptBankHook
-from mmbeamclip.prompts import cache_path
+from mmbeamclip.prompts import prompt_bank_path
 
 CLASSES = ['cat', 'dog', 'crane']
 TEMPLATES = ['a photo of a {}.', 'a drawing of a {}.']
@@ -71,7 +71,8 @@ def test_builds_normalised_bank_and_caches(hook, tiny_teacher_cfg):
     hook.before_val(runner)
     hook.before_test(runner)
     assert sum(calls) == 6
-    assert os.path.isfile(cache_path(hook.cache_dir, model.head.bank_key))
+    assert os.path.isfile(
+        prompt_bank_path(hook.cache_dir, model.head.bank_key))
 
     # a new run (fresh model) hits the cache: no text encoding at all
     other = build_model(tiny_teacher_cfg)
@@ -84,7 +85,7 @@ def test_builds_normalised_bank_and_caches(hook, tiny_teacher_cfg):
 def test_corrupt_cache_is_rebuilt(hook, tiny_teacher_cfg):
     model = build_model(tiny_teacher_cfg)
     hook.before_train(fake_runner(model))
-    path = cache_path(hook.cache_dir, model.head.bank_key)
+    path = prompt_bank_path(hook.cache_dir, model.head.bank_key)
     with open(path, 'wb') as f:
         f.write(b'garbage')
     fresh = build_model(tiny_teacher_cfg)

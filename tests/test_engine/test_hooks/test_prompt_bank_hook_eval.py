@@ -93,3 +93,22 @@ def test_own_eval_bank(tmp_path, tiny_teacher_cfg):
     assert sum(calls) == 5 + 2  # + the reference encoding above
     with pytest.raises(ValueError, match='eval_classes'):
         PromptBankHook(eval_classes='imagenet')
+
+
+def test_vocabulary_is_resolved_once_per_stage(tmp_path, tiny_teacher_cfg,
+                                               monkeypatch):
+    """One lookup of the dataset's class names per stage, shared by the
+    bank and the zero-shot mapping (names are not looked up again)."""
+    from mmbeamclip.prompts import prompt_recipe
+    model = build_model(tiny_teacher_cfg)
+    runner = fake_runner(model, classes=FOLDERS)
+    bank_hook = hook(tmp_path, classnames='dataset')
+    lookups = []
+    resolve_classnames = prompt_recipe.resolve_classnames
+    monkeypatch.setattr(prompt_recipe, 'resolve_classnames',
+                        lambda ids: lookups.append(ids) or
+                        resolve_classnames(ids))
+    bank_hook.before_val(runner)
+    assert lookups == [FOLDERS] and model.head.has_bank
+    bank_hook.before_test(runner)
+    assert lookups == [FOLDERS] * 2

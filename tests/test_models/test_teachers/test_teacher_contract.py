@@ -7,8 +7,6 @@ To cover a new teacher, add a factory to ``TEACHERS``: it takes the pytest
 ``make_batch(teacher)`` returns ``(inputs, data_samples)`` for ``forward``.
 """
 import inspect
-import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -21,8 +19,6 @@ from mmbeamclip.models.teachers import BaseTeacher
 from mmbeamclip.teacher_cache import build_teacher_cache_from_config
 
 init_default_scope('mmpretrain')
-sys.path.insert(
-    0, osp.join(osp.dirname(__file__), '..', '..', 'test_teacher_cache'))
 
 
 def _image_batch(teacher):

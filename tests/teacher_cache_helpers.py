@@ -5,7 +5,7 @@ import os.path as osp
 from mmengine.config import Config
 
 CONFIG = osp.join(
-    osp.dirname(__file__), '..', '..', 'configs', 'beamclip',
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'beamclip',
     'beamclip_resnet18_vit-b32-openai-cached_1xb32-2e_imagefolder.py')
 
 

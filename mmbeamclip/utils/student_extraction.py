@@ -1,0 +1,116 @@
+"""The student out of a training checkpoint: its weights and its backbone.
+
+A BeamCLIP checkpoint keeps the student under mmpretrain's ``backbone.*``
+keys; :func:`extract_student` keeps those (and the provenance),
+:func:`build_student_backbone` builds the mmpretrain backbone from the
+training config and loads them. Used by ``tools/extract_student.py`` and
+``tools/knn_eval.py``; loading the file safely is
+:func:`mmbeamclip.utils.checkpoint.load_checkpoint`'s job.
+"""
+from collections import OrderedDict
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+
+STUDENT_PREFIX = 'backbone.'
+
+
+def extract_student(checkpoint: dict, torchvision: bool = False) -> dict:
+    """Keep only the student backbone of a BeamCLIP checkpoint.
+
+    Args:
+        checkpoint (dict): An mmengine checkpoint (``state_dict`` + ``meta``)
+            or a bare state dict.
+        torchvision (bool): Return a bare state dict without the
+            ``backbone.`` prefix, loadable by a plain torchvision ResNet
+            (``strict=False``: its ``fc`` stays untrained). Otherwise return
+            ``{'state_dict', 'meta'}`` with ``backbone.*`` keys, what
+            mmpretrain's ``Pretrained(prefix='backbone.')`` init expects.
+
+    Returns:
+        dict: The student checkpoint.
+    """
+    if not isinstance(checkpoint, dict):
+        raise ValueError(
+            f'expected a checkpoint dict, got {type(checkpoint).__name__}')
+    state = checkpoint.get('state_dict', checkpoint)
+    backbone = OrderedDict(
+        (k, v) for k, v in state.items()
+        if isinstance(k, str) and k.startswith(STUDENT_PREFIX)
+        and isinstance(v, torch.Tensor))
+    if not backbone:
+        raise ValueError(
+            'the checkpoint has no "backbone." weights; is it a BeamCLIP '
+            '(or other mmpretrain) checkpoint?')
+    if torchvision:
+        return OrderedDict(
+            (k[len(STUDENT_PREFIX):], v) for k, v in backbone.items())
+    meta = dict(checkpoint.get('meta', {}))
+    # Keep provenance, drop what only resuming needs.
+    for key in ('message_hub', 'optimizer', 'param_schedulers'):
+        meta.pop(key, None)
+    return dict(state_dict=backbone, meta=meta)
+
+
+def training_config(checkpoint: dict,
+                    config: Optional[str] = None) -> Optional[Config]:
+    """The config a checkpoint was trained with.
+
+    Args:
+        checkpoint (dict): An mmengine checkpoint, or what
+            :func:`extract_student` wrote (it keeps ``meta['cfg']``).
+        config (str, optional): A config file that takes precedence.
+
+    Returns:
+        Config | None: The config, or None when the checkpoint holds none
+        and no file is given.
+    """
+    if config is not None:
+        return Config.fromfile(config)
+    text = checkpoint.get('meta', {}).get('cfg') if isinstance(
+        checkpoint, dict) else None
+    return Config.fromstring(text, file_format='.py') if text else None
+
+
+def build_student_backbone(checkpoint: dict,
+                           config: Optional[str] = None,
+                           default: Optional[dict] = None) -> torch.nn.Module:
+    """The mmpretrain student backbone with a checkpoint's weights.
+
+    Args:
+        checkpoint (dict): A BeamCLIP, student or mmpretrain checkpoint.
+        config (str, optional): Config file whose ``model.backbone`` to
+            build; by default the config saved in the checkpoint.
+        default (dict, optional): Backbone config used when neither gives
+            one, e.g. ``dict(type='ResNet', depth=18)``.
+
+    Returns:
+        nn.Module: The backbone with the ``backbone.*`` weights, in eval
+        mode, on the CPU.
+    """
+    cfg = training_config(checkpoint, config)
+    backbone_cfg = cfg.get('model', {}).get('backbone') if cfg else None
+    if backbone_cfg is None:
+        if default is None:
+            source = config or 'the checkpoint (no meta["cfg"])'
+            raise ValueError(
+                f'{source} gives no model.backbone config; pass the '
+                'training config')
+        backbone_cfg = default
+    backbone_cfg = dict(backbone_cfg)
+    backbone_cfg.pop('init_cfg', None)
+    init_default_scope('mmpretrain')
+    backbone = MODELS.build(backbone_cfg)
+    state = extract_student(checkpoint, torchvision=True)
+    missing, unexpected = backbone.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f'the checkpoint\'s {STUDENT_PREFIX}* weights do not fit the '
+            f'backbone {backbone_cfg["type"]}: missing {missing[:5]}, '
+            f'unexpected {unexpected[:5]}')
+    # mmpretrain's ResNet.train() returns None, so no chaining.
+    backbone.eval()
+    return backbone
