@@ -6,11 +6,15 @@ import pytest
 # One tiny teacher for the tests and the throughput benchmark.
 from beamclip_bench.tiny_clip import TINY_CLIP_CFG as TINY_CFG
 from beamclip_bench.tiny_clip import write_tiny_clip as write_tiny_clip_dir
+from mmengine.config import Config
 
 # Tests never reach a model hub: a missing download must fail at once.
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 TINY_NAME = 'mmbeamclip-tiny-test'
+MODEL_BASE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs',
+    '_base_', 'models', 'beamclip_resnet18.py')
 
 
 @pytest.fixture(scope='session')
@@ -27,26 +31,20 @@ def tiny_teacher_cfg(tiny_clip_dir):
         pretrained=f'local-dir:{tiny_clip_dir}')
 
 
-def tiny_model_cfg(teacher_cfg, out_channels=32):
-    """A BeamCLIP config with a ResNet-18 student and a small neck."""
-    return dict(
-        type='BeamCLIP',
-        data_preprocessor=dict(
-            type='SelfSupDataPreprocessor',
-            mean=[123.675, 116.28, 103.53],
-            std=[58.395, 57.12, 57.375],
-            to_rgb=True),
-        backbone=dict(type='ResNet', depth=18, out_indices=(3, )),
-        neck=dict(
-            type='NonLinearNeck',
-            in_channels=512,
-            hid_channels=64,
-            out_channels=out_channels,
-            num_layers=2,
-            with_last_bn=False,
-            norm_cfg=dict(type='BN1d')),
-        head=dict(type='CSMHead'),
-        target_generator=teacher_cfg)
+def tiny_model_cfg(teacher_cfg, out_channels=32, **backbone):
+    """The shipped BeamCLIP model (``configs/_base_/models/
+    beamclip_resnet18.py``) on ``teacher_cfg``, sized for one CPU process.
+
+    The neck is narrowed (64 hidden, ``out_channels`` out), SyncBN becomes
+    BN, and ``backbone`` updates the ResNet-18 (e.g. ``base_channels``).
+    """
+    model = Config.fromfile(MODEL_BASE).model.to_dict()
+    model['backbone'].update(norm_cfg=dict(type='BN'), **backbone)
+    model['neck'].update(
+        hid_channels=64, out_channels=out_channels,
+        norm_cfg=dict(type='BN1d'))
+    model['target_generator'] = teacher_cfg
+    return model
 
 
 @pytest.fixture

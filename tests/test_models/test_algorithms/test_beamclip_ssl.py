@@ -6,6 +6,7 @@ import socket
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_model_cfg
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmpretrain.registry import MODELS, TRANSFORMS
@@ -23,26 +24,10 @@ TAU = 0.1
 
 
 def model_cfg(teacher_cfg, ssl_head=True, ssl_weight=0.5):
-    """A small ResNet-18 student (16 base channels) on the tiny teacher."""
-    cfg = dict(
-        type='BeamCLIP',
-        backbone=dict(
-            type='ResNet',
-            depth=18,
-            stem_channels=16,
-            base_channels=16,
-            out_indices=(3, )),
-        neck=dict(
-            type='NonLinearNeck',
-            in_channels=128,
-            hid_channels=64,
-            out_channels=EMBED_DIM,
-            num_layers=2,
-            with_last_bn=False,
-            with_avg_pool=True,
-            norm_cfg=dict(type='BN1d')),
-        head=dict(type='CSMHead'),
-        target_generator=teacher_cfg)
+    """The shipped model with a small ResNet-18 student (16 base channels)
+    on the tiny teacher, and the SimCLR term."""
+    cfg = tiny_model_cfg(
+        teacher_cfg, EMBED_DIM, stem_channels=16, base_channels=16)
     if ssl_head:
         cfg.update(
             ssl_neck=dict(
