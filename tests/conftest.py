@@ -81,3 +81,13 @@ def write_image_folder(root, classes=('n01440764', 'n02102040'), n_train=8,
 @pytest.fixture
 def image_folder(tmp_path):
     return write_image_folder(tmp_path / 'images')
+
+
+def pytest_collection_modifyitems(items):
+    """Modules that run tools in processes first (a stable sort).
+
+    ``pytest -n auto --dist loadfile`` hands whole modules to the workers
+    in collection order: starting the long ones first keeps a worker from
+    picking one up while the other has nothing left to do.
+    """
+    items.sort(key=lambda item: 'run_tool' not in vars(item.module))

@@ -21,7 +21,7 @@ def test_benchmark_runs(tmp_path, in_process):
     throughput = _load()
     argv = [
         '--iters', '1', '--warmup', '1', '--batch-size', '2', '--img-size',
-        '32', '--cache-samples', '50', '--num-anchors', '10', '--bank-sizes',
+        '32', '--cache-samples', '8', '--num-anchors', '10', '--bank-sizes',
         '10,20', '--json',
         str(tmp_path / 'out.json')
     ]
