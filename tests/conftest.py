@@ -78,6 +78,24 @@ def write_image_folder(root, classes=('n01440764', 'n02102040'), n_train=8,
     return str(root)
 
 
+def probe_options(data):
+    """``--cfg-options`` of a stock ImageNet linear probe config that read
+    the two-class image folder ``data``: CPU-sized, one epoch."""
+    opts = []
+    for loader in ('train_dataloader', 'val_dataloader'):
+        opts += [
+            f'{loader}.batch_size=4', f'{loader}.num_workers=0',
+            f'{loader}.persistent_workers=False',
+            f'{loader}.dataset.data_root={data}',
+            f'{loader}.dataset.metainfo.classes=[n01440764,n02102040]'
+        ]
+    return opts + [
+        'test_dataloader=None', 'test_evaluator=None', 'test_cfg=None',
+        'model.head.num_classes=2', 'val_evaluator.topk=[1]',
+        'model.head.topk=[1]', 'train_cfg.max_epochs=1'
+    ]
+
+
 @pytest.fixture
 def image_folder(tmp_path):
     return write_image_folder(tmp_path / 'images')

@@ -24,7 +24,7 @@ import sys
 
 import pytest
 import torch
-from conftest import write_image_folder
+from conftest import probe_options, write_image_folder
 from tool_process import run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -173,23 +173,6 @@ def test_resume_with_two_gloo_processes(trained, ctx):
         map_location='cpu',
         weights_only=False)
     assert ckpt['meta']['mmbeamclip']['world_size'] == 2
-
-
-def probe_options(data):
-    """The probe's ImageNet dataset read from the two-class image folder."""
-    opts = []
-    for loader in ('train_dataloader', 'val_dataloader'):
-        opts += [
-            f'{loader}.batch_size=4', f'{loader}.num_workers=0',
-            f'{loader}.persistent_workers=False',
-            f'{loader}.dataset.data_root={data}',
-            f'{loader}.dataset.metainfo.classes=[n01440764,n02102040]'
-        ]
-    return opts + [
-        'test_dataloader=None', 'test_evaluator=None', 'test_cfg=None',
-        'model.head.num_classes=2', 'val_evaluator.topk=[1]',
-        'model.head.topk=[1]', 'train_cfg.max_epochs=1'
-    ]
 
 
 def check_probe(log, work_dir, source):

@@ -17,8 +17,8 @@ from typing import Optional
 from mmengine.logging import MMLogger
 
 from . import fashion_mnist
-from .console import stderr_to_file
 from .common import LOCAL_DIR, PROXY_LABEL, PROXY_META, is_proxy
+from .console import stderr_to_file
 from .probes import logreg_probe
 from .profiles import PROFILES
 from .row_configs import pretrain_config

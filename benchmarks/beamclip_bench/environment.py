@@ -61,4 +61,3 @@ def environment() -> dict:
     """What a run records about where it ran (start of the run)."""
     return dict(
         versions=versions(), hardware=hardware(), load_start=load_average())
-

@@ -115,7 +115,6 @@ def logreg_probe(checkpoint: Optional[str], data: dict, profile: dict,
     return out
 
 
-
 def probe_curve(pre_dir: str, final: str, data: dict, profile: dict,
                 seed: int) -> List[list]:
     """Held-out probe accuracy of a run's intermediate checkpoints, which
@@ -145,4 +144,3 @@ def probe_curve(pre_dir: str, final: str, data: dict, profile: dict,
             atomic_write(record, lambda f: f.write(text))
         os.remove(path)
     return [list(p) for p in sorted(done.items())]
-

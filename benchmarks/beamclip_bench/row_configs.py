@@ -159,4 +159,3 @@ def probe_config(data: dict, profile: dict, seed: int,
     cfg.model['backbone']['init_cfg'] = None if checkpoint is None else \
         dict(type='Pretrained', checkpoint=checkpoint, prefix='backbone.')
     return cfg
-

@@ -110,4 +110,3 @@ def prepare_data(data_root: str, work_dir: str, profile: dict,
         data[f'{name}_ann'] = ann
         data[f'{name}_files'] = files
     return data
-

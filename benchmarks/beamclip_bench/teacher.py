@@ -100,4 +100,3 @@ def cache_teacher(spec: str, data: dict, profile: dict, work_dir: str,
         embed_dim=int(manifest['embed_dim']),
         num_views=int(manifest['views']['num_views']),
         templates=hook[0]['templates'])
-

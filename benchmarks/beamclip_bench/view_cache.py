@@ -66,4 +66,3 @@ def build_view_cache(cfg, work_dir: str, profile: dict, log=print) -> dict:
         f'{profile["num_views"]} views in {time.time() - t0:.1f} s '
         f'({cache_dir})')
     return manifest
-

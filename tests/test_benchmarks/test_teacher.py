@@ -5,16 +5,16 @@ import os.path as osp
 
 import pytest
 import torch
-from beamclip_bench import row_configs, view_cache
+from beamclip_bench import row_configs
 from beamclip_bench import rows as row_table
 from beamclip_bench import teacher as teachers
+from beamclip_bench import view_cache
 from beamclip_bench.common import teacher_cfg
 from bench_fixtures import SMOKE, data, teacher  # noqa: F401
 from mmpretrain.registry import MODELS
 
-from mmbeamclip.models.teachers import IMAGENET_MEAN, IMAGENET_STD
-
 import mmbeamclip  # noqa: F401
+from mmbeamclip.models.teachers import IMAGENET_MEAN, IMAGENET_STD
 
 
 def test_view_cache_is_built_once_and_matches_the_rows(teacher, data,
@@ -27,8 +27,9 @@ def test_view_cache_is_built_once_and_matches_the_rows(teacher, data,
     assert manifest['views']['spec']['scale'] == [32, 32]
     # A second call (another row or seed) reuses the same folder.
     logs = []
-    again = teachers.cache_teacher(teacher['spec'], data, SMOKE,
-                                 str(tmp_path / 'work'), log=logs.append)
+    again = teachers.cache_teacher(
+        teacher['spec'], data, SMOKE, str(tmp_path / 'work'),
+        log=logs.append)
     assert again['cache_dir'] == teacher['cache_dir']
     assert any('reusing' in m for m in logs)
     # Every teacher row reads this cache, views and teacher included.
@@ -74,6 +75,7 @@ def test_view_cache_holds_the_teacher_embedding_of_the_replayed_crop(
     cfg = row_configs.pretrain_config('csm', data, SMOKE, 0, teacher)
     dataset = DATASETS.build(cfg.train_dataloader['dataset'])
     from mmbeamclip.datasets.transforms import find_transforms
+
     # As CachedViewHook does before training: the teacher's folder.
     bind_pipeline(dataset, cfg.model['target_generator']['cache_dir'])
     find_transforms(dataset)[0].set_epoch(1)
@@ -105,6 +107,6 @@ def test_teacher_cfg():
 
 def test_teacher_reference(data, teacher):
     pytest.importorskip('sklearn')  # the benchmark extra
-    ref = teachers.teacher_reference(teacher['cfg'], data, SMOKE,
-                                   teacher['templates'])
+    ref = teachers.teacher_reference(
+        teacher['cfg'], data, SMOKE, teacher['templates'])
     assert 0 <= ref['zero_shot'] <= 100 and 0 <= ref['linear_probe'] <= 100

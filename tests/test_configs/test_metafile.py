@@ -3,10 +3,9 @@ import glob
 import os.path as osp
 
 import pytest
+import test_configs
 import yaml
 from mmengine.config import Config
-
-import test_configs
 
 ROOT = test_configs.ROOT
 METAFILE = osp.join(ROOT, 'configs', 'beamclip', 'metafile.yml')

@@ -2,8 +2,7 @@
 import pytest
 from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
 
-from mmbeamclip.prompts import (imagenet_classnames, imagenet_wnids,
-                                map_classes)
+from mmbeamclip.prompts import imagenet_classnames, imagenet_wnids, map_classes
 
 
 def test_by_wordnet_id_and_by_name():

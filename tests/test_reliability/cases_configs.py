@@ -1,8 +1,8 @@
 """Bad-input rows for configs and the BeamCLIP model (students, necks)."""
+from case import Case
 from mmpretrain.registry import MODELS
 
 import mmbeamclip  # noqa: F401
-from case import Case
 
 
 def _model_cfg(ctx, **changes):

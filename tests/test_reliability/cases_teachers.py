@@ -4,12 +4,11 @@ import shutil
 
 import numpy as np
 import torch
+from case import Case
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
 from mmpretrain.structures import DataSample
 from PIL import Image
-
-from case import Case
 
 import mmbeamclip  # noqa: F401
 from mmbeamclip.datasets.transforms import ReplayCachedView

@@ -7,10 +7,10 @@ import sys
 import pytest
 import torch
 from conftest import write_image_folder
-from tool_process import run_tool
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 from tool_loader import load_tool
+from tool_process import run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(
@@ -23,7 +23,8 @@ TOOL = osp.join(ROOT, 'tools', 'extract_student.py')
 
 
 def run(args, env, ok=True):
-    proc = run_tool([sys.executable, TOOL] + args, cwd=ROOT, env=env, timeout=300)
+    proc = run_tool([sys.executable, TOOL] + args, cwd=ROOT, env=env,
+                    timeout=300)
     log = proc.stdout + proc.stderr
     assert (proc.returncode == 0) == ok, log[-3000:]
     if not ok:  # one clear line, not a traceback
@@ -52,7 +53,11 @@ def checkpoint(env, tiny_clip_dir, tmp_path_factory):
         'model.neck.out_channels=32', 'train_dataloader.batch_size=8',
         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
         'train_cfg.max_epochs=1', 'train_cfg.val_interval=10'
-    ], cwd=ROOT, env=dict(env, DATA_ROOT=write_image_folder(tmp / 'images')), timeout=600)
+    ],
+                    cwd=ROOT,
+                    env=dict(
+                        env, DATA_ROOT=write_image_folder(tmp / 'images')),
+                    timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     return str(tmp / 'work' / 'epoch_1.pth')
 

@@ -7,7 +7,6 @@ from tool_loader import load_tool
 from mmbeamclip.prompts import WordNetHypernyms, WordNetSynonyms
 from mmbeamclip.prompts import wordnet as wnmod
 
-
 needs_wordnet = pytest.mark.skipif(
     not wnmod.wordnet_records_available(),
     reason='WordNet 3.0 not installed (apt-get install wordnet-base '

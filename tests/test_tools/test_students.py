@@ -12,12 +12,12 @@ import sys
 import pytest
 import torch
 from conftest import write_image_folder
-from tool_process import run_tool
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+from tool_process import run_tool
 
 import mmbeamclip  # noqa: F401  (checkpoint-loader fix for the probe build)
 

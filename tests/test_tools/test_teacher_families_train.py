@@ -14,10 +14,10 @@ import sys
 import pytest
 import torch
 from conftest import write_image_folder
+from teacher_families import TEACHER_FAMILIES
 from tool_process import run_tool
 
 from mmbeamclip.utils.local_dir import read_local_dir_config
-from teacher_families import TEACHER_FAMILIES
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(

@@ -12,10 +12,10 @@ import sys
 import pytest
 import torch
 import torchvision
-from conftest import write_image_folder
-from tool_process import run_tool
+from conftest import probe_options, write_image_folder
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
+from tool_process import run_tool
 
 import mmbeamclip  # noqa: F401
 
@@ -151,24 +151,6 @@ def test_resume_with_other_prompts_warns_and_rebuilds(trained, env,
               env)
     assert 'rebuilding it for the current config' in log
     assert 'Building the prompt bank: 2 classes, 2 prompts' in log
-
-
-def probe_options(data):
-    """The ImageNet dataset read from the image folder (its two classes),
-    CPU-sized, one epoch."""
-    opts = []
-    for loader in ('train_dataloader', 'val_dataloader'):
-        opts += [
-            f'{loader}.batch_size=4', f'{loader}.num_workers=0',
-            f'{loader}.persistent_workers=False',
-            f'{loader}.dataset.data_root={data}',
-            f'{loader}.dataset.metainfo.classes=[n01440764,n02102040]'
-        ]
-    return opts + [
-        'test_dataloader=None', 'test_evaluator=None', 'test_cfg=None',
-        'model.head.num_classes=2', 'val_evaluator.topk=[1]',
-        'model.head.topk=[1]', 'train_cfg.max_epochs=1'
-    ]
 
 
 def test_stock_linear_eval_trains_only_the_head(trained):

@@ -5,11 +5,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.multiprocessing as mp
+from conftest import tiny_model_cfg
 from mmengine.logging import MMLogger
 from mmpretrain.registry import MODELS
 
 import mmbeamclip  # noqa: F401
-from conftest import tiny_model_cfg
 from mmbeamclip.engine.hooks import PromptBankHook
 from mmbeamclip.prompts import prompt_bank_path
 

@@ -4,11 +4,11 @@ from unittest.mock import MagicMock
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_model_cfg
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmbeamclip  # noqa: F401
-from conftest import tiny_model_cfg
 from mmbeamclip.prompts import (build_prompt_bank, format_prompts,
                                 prompt_bank_key)
 

@@ -1,12 +1,12 @@
 """The neck reads the student's width off any backbone (issue #12)."""
 import pytest
 import torch
+from conftest import tiny_model_cfg
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+from test_beamclip import with_bank
 
 import mmbeamclip  # noqa: F401
-from conftest import tiny_model_cfg
-from test_beamclip import with_bank
 
 STUDENTS = {
     'resnet18': (dict(type='ResNet', depth=18, out_indices=(3, )), 512),

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import tiny_model_cfg
 from mmpretrain.registry import MODELS
 from open_clip.hf_model import HFTextEncoder
 from open_clip.model import CLIP, CustomTextCLIP
@@ -21,15 +22,14 @@ from open_clip.timm_model import TimmModel
 from open_clip.tokenizer import HFTokenizer, SimpleTokenizer
 from open_clip.transformer import (TextTransformer, Transformer,
                                    VisionTransformer)
+from teacher_families import TEACHER_FAMILIES
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import mmbeamclip  # noqa: F401
-from conftest import tiny_model_cfg
 from mmbeamclip.models.teachers import OpenCLIPTeacher
 from mmbeamclip.prompts import (build_prompt_bank, format_prompts,
                                 prompt_bank_key)
 from mmbeamclip.utils.local_dir import WEIGHTS_FILE, read_local_dir_config
-from teacher_families import TEACHER_FAMILIES
 
 FAMILIES = sorted(TEACHER_FAMILIES)
 # What each family must really build: (model class, image tower, text
