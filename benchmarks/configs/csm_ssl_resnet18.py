@@ -10,18 +10,18 @@ _base_ = [
     'beamclip-simclr_resnet18_vit-b32-openai_1xb32-2e_imagefolder.py'
 ]
 
-# benchmarks/quality.py points both at the cache it builds.
-cache_dir = 'work_dirs/teacher_cache'
+# benchmarks/quality.py points the teacher at the cache it builds;
+# CachedViewHook gives the replayed view the same folder and packs
+# `cache_view`.
 model = dict(
     target_generator=dict(
         _delete_=True,
         type='CachedTeacher',
-        cache_dir=cache_dir,
+        cache_dir='work_dirs/teacher_cache',
         teacher={{_base_.model.target_generator}}))
 # The recipe of the cached config's ReplayCachedView: the cache checks it.
 replay_view = dict(
     type='ReplayCachedView',
-    cache_dir=cache_dir,
     scale={{_base_.img_size}},
     crop_ratio_range=(0.2, 1.),
     backend='pillow',
@@ -35,10 +35,7 @@ train_dataloader = dict(
             type='MultiView',
             num_views=[1, 1],
             transforms=[[], {{_base_.simclr_view_imagefolder}}]),
-        dict(
-            type='PackInputs',
-            meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape',
-                       'cache_view')),
+        dict(type='PackInputs'),
     ]))
 custom_hooks = [
     dict(
