@@ -30,7 +30,7 @@ install_requires = [
 
 extras_require = {
     # pytest-xdist: the README's test command runs one worker per core.
-    'tests': ['pytest>=7', 'pytest-timeout', 'pytest-xdist>=3'],
+    'tests': ['hypothesis', 'pytest>=7', 'pytest-timeout', 'pytest-xdist>=3'],
     # WordNet readers for the CPA context generator (the database itself comes
     # from the Debian packages wordnet-base and wordnet-sense-index).
     'cpa': ['nltk>=3.8'],

@@ -16,8 +16,11 @@ import os
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
+from mmbeamclip.utils.arg_types import (non_negative_int,  # noqa: E402
+                                        positive_int)
 
-def parse_args():
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', default='work_dirs/proxy_teacher',
                         help='output local-dir folder')
@@ -25,16 +28,16 @@ def parse_args():
         '--images', default='../shared/data/imagenette-128/train',
         help='folder of unlabeled images (searched recursively; labels '
         'are never read)')
-    parser.add_argument('--max-images', type=int, default=4000)
-    parser.add_argument('--embed-dim', type=int, default=256)
-    parser.add_argument('--image-size', type=int, default=128)
+    parser.add_argument('--max-images', type=positive_int, default=4000)
+    parser.add_argument('--embed-dim', type=positive_int, default=256)
+    parser.add_argument('--image-size', type=positive_int, default=128)
     parser.add_argument('--templates', default='simple_imagenet',
                         help='template preset or file for the ImageNet '
                         'class prompts the projections are fitted on')
-    parser.add_argument('--steps', type=int, default=1500)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--steps', type=positive_int, default=1500)
+    parser.add_argument('--seed', type=non_negative_int, default=0)
     parser.add_argument('--force', action='store_true', help='rebuild')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def main():

@@ -20,6 +20,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 from beamclip_bench.profiles import PROFILES  # noqa: E402
 from beamclip_bench.quality import run  # noqa: E402
 from beamclip_bench.rows import DEFAULT_ROWS, ROWS  # noqa: E402
+from mmbeamclip.utils.arg_types import positive_int  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -42,7 +43,7 @@ def parse_args(argv=None):
                         help=f'comma list out of {",".join(ROWS)}')
     parser.add_argument('--seeds', default=None,
                         help='comma list; defaults to the profile\'s')
-    parser.add_argument('--epochs', type=int, default=None,
+    parser.add_argument('--epochs', type=positive_int, default=None,
                         help="pre-training epochs; defaults to the "
                         "profile's")
     parser.add_argument(

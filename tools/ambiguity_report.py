@@ -30,6 +30,7 @@ from mmpretrain.registry import DATASETS, MODELS
 from mmbeamclip.prompts import (PromptRecipe, build_prompt_bank,
                                 resolve_classnames)
 from mmbeamclip.utils import load_tool_config
+from mmbeamclip.utils.arg_types import positive_int
 
 CONTEXT_SHORTCUTS = {
     'hypernyms': dict(type='WordNetHypernyms'),
@@ -73,12 +74,12 @@ def parse_args(argv=None):
         action='store_true',
         help='WordNetHypernyms: skip generic hypernyms ("object", ...)')
     parser.add_argument(
-        '--max-prompts', type=int, help='prompts per class bound')
+        '--max-prompts', type=positive_int, help='prompts per class bound')
     parser.add_argument(
-        '--top', type=int, default=20, help='pairs to list (20)')
+        '--top', type=positive_int, default=20, help='pairs to list (20)')
     parser.add_argument('--device', default='cpu', help='teacher device')
     parser.add_argument(
-        '--batch-size', type=int, default=256, help='prompts per forward')
+        '--batch-size', type=positive_int, default=256, help='prompts per forward')
     parser.add_argument('--out', help='also write the report as JSON')
     args = parser.parse_args(argv)
     if bool(args.config) == bool(args.model):

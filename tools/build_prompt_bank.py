@@ -16,7 +16,7 @@ from mmbeamclip.prompts import (PromptRecipe, default_prompt_bank_dir,
 from mmbeamclip.utils import load_tool_config
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='training config')
     parser.add_argument('--cache-dir', help='override the hook cache_dir')
@@ -24,7 +24,7 @@ def parse_args():
         '--device', default='cpu', help='device of the teacher')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, help='as train.py')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def dataset_classes(cfg):

@@ -26,6 +26,8 @@ import sys
 
 import library_warnings  # noqa: F401  (before mmcv is imported)
 
+from mmbeamclip.utils.arg_types import positive_int
+
 # The WordNet lexicographer files (of mmbeamclip.prompts.wordnet's
 # WORDNET_LEXNAMES) whose nouns name things a photo can show.
 VOCABULARY_LEXNAMES = ('noun.artifact', 'noun.animal', 'noun.plant',
@@ -40,7 +42,7 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='vocabulary to write')
     parser.add_argument(
         '--min-count',
-        type=int,
+        type=positive_int,
         default=1,
         help='least sense-tagged occurrences of a synset (1)')
     return parser.parse_args(argv)

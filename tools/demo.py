@@ -30,11 +30,15 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 # Standard library only: stderr is redirected before anything warns.
 from beamclip_bench.console import stderr_to_file  # noqa: E402
+# Quiet at import (tools/library_warnings.py): flags are checked before
+# stderr goes to the log.
+import library_warnings  # noqa: E402,F401
+from mmbeamclip.utils.arg_types import positive_int  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--data-root', default=None,
@@ -48,10 +52,10 @@ def parse_args():
     parser.add_argument('--profile', default='demo',
                         help="benchmark profile ('smoke' for a plumbing "
                         'check)')
-    parser.add_argument('--epochs', type=int, default=None,
+    parser.add_argument('--epochs', type=positive_int, default=None,
                         help='distillation epochs (default: the demo '
                         "profile's)")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def main():

@@ -32,10 +32,13 @@ import library_warnings  # noqa: F401  (before mmcv is imported)
 import torch
 
 from mmbeamclip.utils import atomic_torch_save, atomic_write, extract_student
+from mmbeamclip.utils.arg_types import positive_int, ranged
 from mmbeamclip.utils.checkpoint import load_checkpoint
 from mmbeamclip.utils.student_extraction import build_student_backbone
 
 FORMATS = ('pth', 'torchscript', 'onnx')
+# torch.onnx exports no opset older than 7.
+ONNX_OPSET = ranged(int, 7)
 
 
 def parse_args(argv=None):
@@ -61,11 +64,11 @@ def parse_args(argv=None):
         'in the checkpoint)')
     parser.add_argument(
         '--input-size',
-        type=int,
+        type=positive_int,
         default=224,
         help='image size of the traced example (default 224)')
     parser.add_argument(
-        '--opset', type=int, default=18, help='ONNX opset (default 18)')
+        '--opset', type=ONNX_OPSET, default=18, help='ONNX opset (default 18)')
     args = parser.parse_args(argv)
     if args.torchvision and args.format != 'pth':
         parser.error('--torchvision only applies to --format pth')

@@ -29,6 +29,8 @@ from mmpretrain.registry import DATASETS, MODELS
 from torch.utils.data import DataLoader
 
 from mmbeamclip.evaluation import knn_accuracy
+from mmbeamclip.utils.arg_types import (non_negative_int, positive_float,
+                                        positive_int)
 from mmbeamclip.utils.checkpoint import load_checkpoint
 from mmbeamclip.utils.student_extraction import (build_student_backbone,
                                                  training_config)
@@ -51,17 +53,17 @@ def parse_args(argv=None):
         '--config', help='config for the backbone and normalisation '
         '(default: the one saved in the checkpoint)')
     parser.add_argument(
-        '--k', type=int, nargs='+', default=[20, 200],
+        '--k', type=positive_int, nargs='+', default=[20, 200],
         help='neighbour counts (default: 20 200)')
     parser.add_argument(
-        '--temperature', type=float, default=0.07,
+        '--temperature', type=positive_float, default=0.07,
         help='T of the exp(cos / T) weights (default 0.07)')
     parser.add_argument(
-        '--img-size', type=int, default=224,
+        '--img-size', type=positive_int, default=224,
         help='center crop size; the short edge is resized to 8/7 of it '
         '(default 224)')
-    parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--batch-size', type=positive_int, default=64)
+    parser.add_argument('--workers', type=non_negative_int, default=2)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out', help='also write the results as JSON')
     return parser.parse_args(argv)

@@ -18,14 +18,14 @@ import library_warnings  # noqa: F401  (before mmcv is imported)
 from mmbeamclip.models.teachers import OpenCLIPTeacher, stage_open_clip
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('model_name', help='open_clip model name')
     parser.add_argument('pretrained', help='pretrained tag or weight file')
     parser.add_argument('--out', required=True, help='folder to create')
     parser.add_argument('--cache-dir', help='open_clip download cache')
     parser.add_argument('--force-quick-gelu', action='store_true')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def main():

@@ -29,6 +29,7 @@ from mmbeamclip.prompts.wordnet import (GENERIC_VOCABULARY, IMAGENET_CONTEXTS,
                                         find_synset, load_wordnet,
                                         read_contexts_file, synset_record)
 from mmbeamclip.registry import CONTEXT_SOURCES
+from mmbeamclip.utils.ranges import check_range
 
 PLACEMENTS = ('inline', 'sentence')
 # A template slot filler: the slot text alone (inline), or the slot text and
@@ -90,8 +91,9 @@ class BaseContextSource:
         if 'CONTEXT' not in probe:
             raise ValueError(
                 f'phrase {self.phrase!r} must contain {{context}}')
-        if max_contexts is not None and max_contexts < 1:
-            raise ValueError(f'max_contexts must be >= 1, got {max_contexts}')
+        if max_contexts is not None:
+            check_range('max_contexts', max_contexts, 1, integer=True,
+                        owner=type(self).__name__)
         self.max_contexts = max_contexts
 
     def check(self, class_ids: Sequence[str], names: Sequence[str]):

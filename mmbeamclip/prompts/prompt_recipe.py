@@ -17,6 +17,7 @@ from mmbeamclip.prompts.presets import (check_names, resolve_class_ids,
 from mmbeamclip.prompts.prompt_bank import (AGGREGATES, compose_prompts,
                                             duplicate_anchor_groups,
                                             prompt_bank_key)
+from mmbeamclip.utils.ranges import check_range
 
 DATASET = 'dataset'
 ContextsCfg = Union[dict, Sequence[dict]]
@@ -65,8 +66,8 @@ class PromptRecipe:
         if aggregate not in AGGREGATES:
             raise ValueError(
                 f'aggregate must be one of {AGGREGATES}, got {aggregate!r}')
-        if max_prompts is not None and max_prompts < 1:
-            raise ValueError(f'max_prompts must be >= 1, got {max_prompts}')
+        if max_prompts is not None:
+            check_range('max_prompts', max_prompts, 1, integer=True)
         # Resolved now, so a bad class list, template or context source
         # fails when the config is read. ``class_ids`` keeps WordNet ids
         # for the context lookup and the zero-shot class mapping.

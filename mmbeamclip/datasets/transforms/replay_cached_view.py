@@ -7,8 +7,29 @@ from mmpretrain.datasets.transforms import RandomResizedCrop
 from mmpretrain.registry import TRANSFORMS
 
 from mmbeamclip.teacher_cache import CachedViewRecipe, TeacherTargetCache
+from mmbeamclip.utils.ranges import check_interval, check_range
 
 VIEW_SAMPLING = ('epoch', 'random')
+# What mmcv.imresize takes (RandomResizedCrop asserts it).
+INTERPOLATIONS = ('nearest', 'bilinear', 'bicubic', 'area', 'lanczos')
+
+
+def _check_view_ranges(scale, crop_ratio_range, aspect_ratio_range,
+                       max_attempts, interpolation):
+    """Name the bad argument (``RandomResizedCrop`` only asserts)."""
+    owner = 'ReplayCachedView'
+    sizes = scale if isinstance(scale, (list, tuple)) else (scale, scale)
+    if len(sizes) != 2:
+        raise ValueError(f'{owner}: scale must be an int or (w, h), got '
+                         f'{scale!r}')
+    for size in sizes:
+        check_range('scale', size, 1, integer=True, owner=owner)
+    check_interval('crop_ratio_range', crop_ratio_range, 0, 1, owner=owner)
+    check_interval('aspect_ratio_range', aspect_ratio_range, owner=owner)
+    check_range('max_attempts', max_attempts, 0, integer=True, owner=owner)
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f'{owner}: interpolation must be one of '
+                         f'{INTERPOLATIONS}, got {interpolation!r}')
 
 
 @TRANSFORMS.register_module()
@@ -80,6 +101,8 @@ class ReplayCachedView(RandomResizedCrop, CachedViewRecipe):
                  backend: str = 'cv2',
                  flip_prob: float = 0.5,
                  view_sampling: str = 'epoch'):
+        _check_view_ranges(scale, crop_ratio_range, aspect_ratio_range,
+                           max_attempts, interpolation)
         super().__init__(
             scale=scale,
             crop_ratio_range=crop_ratio_range,

@@ -5,6 +5,8 @@ import torch
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
+from mmbeamclip.utils.ranges import check_range
+
 
 def first_bad_tensor(named_tensors: Iterable[Tuple[str, torch.Tensor]],
                      max_abs: float) -> Optional[Tuple[str, float]]:
@@ -76,12 +78,9 @@ class CheckFiniteHook(Hook):
                  interval: int = 50,
                  max_abs: float = 1e6,
                  skip_prefixes: Sequence[str] = ('target_generator.', )):
-        if int(interval) < 1:
-            raise ValueError(
-                f'CheckFiniteHook: interval must be >= 1, got {interval}')
-        if not max_abs > 0:
-            raise ValueError(
-                f'CheckFiniteHook: max_abs must be > 0, got {max_abs}')
+        owner = 'CheckFiniteHook'
+        check_range('interval', interval, 1, integer=True, owner=owner)
+        check_range('max_abs', max_abs, 0, low_open=True, owner=owner)
         self.interval = int(interval)
         self.max_abs = float(max_abs)
         self.skip_prefixes = tuple(skip_prefixes)

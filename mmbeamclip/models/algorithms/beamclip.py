@@ -7,6 +7,8 @@ from mmpretrain.models import BaseSelfSupervisor, ContrastiveHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from mmbeamclip.utils.ranges import check_range
+
 from ..necks import backbone_output_shape, complete_neck_cfg, last_output
 from .simclr import simclr_pos_neg
 
@@ -94,6 +96,7 @@ class BeamCLIP(BaseSelfSupervisor):
                 'BeamCLIP does not take a model-level init_cfg: it would '
                 're-initialise the frozen teacher. Set init_cfg on the '
                 'backbone (e.g. Pretrained with prefix="backbone.").')
+        check_range('ssl_weight', ssl_weight, 0, owner='BeamCLIP')
         if not isinstance(backbone, torch.nn.Module):
             backbone = MODELS.build(backbone)
         # Neck configs get the student's width from the backbone itself;
@@ -126,8 +129,6 @@ class BeamCLIP(BaseSelfSupervisor):
         self._build_ssl(ssl_neck, ssl_head, ssl_weight)
 
     def _build_ssl(self, ssl_neck, ssl_head, ssl_weight):
-        if ssl_weight < 0:
-            raise ValueError(f'ssl_weight must be >= 0, got {ssl_weight}')
         self.ssl_weight = float(ssl_weight)
         self.ssl_neck = self.ssl_head = None
         if ssl_head is None or self.ssl_weight == 0:

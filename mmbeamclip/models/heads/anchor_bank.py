@@ -4,6 +4,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
+from mmbeamclip.utils.ranges import check_range
+
 HASH_BYTES = 32  # sha256 digest
 
 
@@ -57,7 +59,13 @@ class AnchorBank(BaseModule):
                  predict_temperature: float = 0.01,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        self.predict_temperature = predict_temperature
+        # <= 0 inverts the ranking or makes the scores NaN.
+        self.predict_temperature = check_range(
+            'predict_temperature',
+            predict_temperature,
+            0,
+            low_open=True,
+            owner=type(self).__name__)
         self.register_buffer('prompt_bank', torch.zeros(0, 0))
         self.register_buffer('anchor_labels', torch.zeros(0,
                                                           dtype=torch.long))

@@ -4,6 +4,8 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
+from mmbeamclip.utils.ranges import check_range
+
 from ..losses import cosine_regression
 from .anchor_bank import AnchorBank
 
@@ -33,8 +35,7 @@ class CSMHead(AnchorBank):
                  init_cfg: Optional[dict] = None):
         super().__init__(
             predict_temperature=predict_temperature, init_cfg=init_cfg)
-        if embed_weight < 0:
-            raise ValueError(f'embed_weight must be >= 0, got {embed_weight}')
+        check_range('embed_weight', embed_weight, 0, owner='CSMHead')
         self.loss_module = MODELS.build(loss)
         self.embed_weight = float(embed_weight)
 

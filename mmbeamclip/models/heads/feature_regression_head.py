@@ -3,6 +3,8 @@ from typing import Dict, Optional
 import torch
 from mmpretrain.registry import MODELS
 
+from mmbeamclip.utils.ranges import check_range
+
 from ..losses import cosine_regression
 from .anchor_bank import AnchorBank
 
@@ -18,7 +20,7 @@ class FeatureRegressionHead(AnchorBank):
     zero-shot accuracy can be measured the same way as for CSM.
 
     Args:
-        loss_weight (float): Multiplier of the loss. Defaults to 1.0.
+        loss_weight (float): Multiplier of the loss, > 0. Defaults to 1.0.
         predict_temperature (float): See :class:`AnchorBank`.
         init_cfg (dict, optional): Initialization config.
     """
@@ -29,7 +31,14 @@ class FeatureRegressionHead(AnchorBank):
                  init_cfg: Optional[dict] = None):
         super().__init__(
             predict_temperature=predict_temperature, init_cfg=init_cfg)
-        self.loss_weight = loss_weight
+        # Its only loss: 0 trains nothing, < 0 pushes away from the
+        # teacher.
+        self.loss_weight = check_range(
+            'loss_weight',
+            loss_weight,
+            0,
+            low_open=True,
+            owner='FeatureRegressionHead')
 
     def loss(self, student_embed: torch.Tensor,
              teacher_embed: torch.Tensor) -> Dict[str, torch.Tensor]:

@@ -6,6 +6,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
+from mmbeamclip.utils.ranges import check_range
+
 
 def csm_loss(student_sim: torch.Tensor,
              teacher_sim: torch.Tensor,
@@ -60,7 +62,7 @@ class CSMLoss(nn.Module):
         tau_s (float | str): Student temperature, or ``'equal'`` for
             ``tau_t``. With ``learn_tau_s`` the initial value. Defaults to
             0.04.
-        loss_weight (float): Multiplier of the loss. Defaults to 1.0.
+        loss_weight (float): Multiplier of the loss, > 0. Defaults to 1.0.
         learn_tau_s (bool): Learn the student temperature, as CLIP learns
             its logit scale: a parameter ``log_tau_s`` (initialised at
             ``log(tau_s)``) clamped to ``tau_s_range``. Exclude it from
@@ -89,10 +91,12 @@ class CSMLoss(nn.Module):
                 raise ValueError(
                     f"tau_s must be a number or 'equal', got {tau_s!r}")
             tau_s = tau_t
-        if tau_t <= 0 or tau_s <= 0:
-            raise ValueError(
-                f'temperatures must be positive, got tau_t={tau_t}, '
-                f'tau_s={tau_s}')
+        # A temperature <= 0 inverts the softmax's ranking (or gives NaN);
+        # a loss weight <= 0 trains nothing or away from the teacher.
+        check_range('tau_t', tau_t, 0, low_open=True, owner='CSMLoss')
+        check_range('tau_s', tau_s, 0, low_open=True, owner='CSMLoss')
+        check_range(
+            'loss_weight', loss_weight, 0, low_open=True, owner='CSMLoss')
         self.tau_t = tau_t
         self.tau_s = tau_s
         self.loss_weight = loss_weight

@@ -5,6 +5,8 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
+from mmbeamclip.utils.ranges import check_range
+
 
 @MODELS.register_module()
 class PooledBatchNormNeck(BaseModule):
@@ -29,6 +31,9 @@ class PooledBatchNormNeck(BaseModule):
 
     def __init__(self, in_channels: int, eps: float = 1e-6, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        owner = 'PooledBatchNormNeck'
+        check_range('in_channels', in_channels, 1, integer=True, owner=owner)
+        check_range('eps', eps, 0, low_open=True, owner=owner)
         self.gap = nn.AdaptiveAvgPool2d(1)
         self.bn = nn.BatchNorm1d(in_channels, affine=False, eps=eps)
 

@@ -12,6 +12,7 @@ from open_clip.transformer import QuickGELU
 
 from mmbeamclip.utils.local_dir import (CONFIG_FILE, LOCAL_DIR_PREFIX,
                                         read_local_dir_config)
+from mmbeamclip.utils.ranges import check_range
 from .base import BaseTeacher
 from .identity import check_precision, open_clip_teacher_id
 from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, InputPreprocessing
@@ -148,6 +149,9 @@ class OpenCLIPTeacher(BaseTeacher):
             raise ValueError(f'OpenCLIPTeacher({model_name!r}): '
                              f'text_batch_size={text_batch_size} must be '
                              '>= 1.')
+        if image_size is not None:
+            check_range('image_size', image_size, 1, integer=True,
+                        owner=f'OpenCLIPTeacher({model_name!r})')
         self.model_name = model_name
         self.pretrained = pretrained
         self.precision = precision

@@ -72,7 +72,7 @@ def test_fp32_under_half_inputs():
 
 
 def test_rejects_bad_arguments():
-    with pytest.raises(ValueError, match='positive'):
+    with pytest.raises(ValueError, match='tau_t must be > 0'):
         CSMLoss(tau_t=0)
     with pytest.raises(ValueError, match='same shape'):
         csm_loss(torch.zeros(2, 3), torch.zeros(2, 4))
