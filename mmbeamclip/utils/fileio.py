@@ -83,6 +83,21 @@ def write_error(path: str, exc: OSError) -> WriteError:
         f'unchanged. To fix: {hint}, then run again.')
 
 
+class _Stream:
+    """A file object numpy does not recognise as a real file: it then
+    writes through ``write`` (an ``OSError`` with its errno) instead of
+    ``tofile``, which reports a full disk as "N requested and M written"."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def write(self, data):
+        return self._f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
 def atomic_write(path: str, write: Callable[[IO[bytes]], None]):
     """Write a file through ``write(f)`` into a temp file, then rename it.
 
@@ -102,7 +117,7 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None]):
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix='.', suffix='.tmp')
         with os.fdopen(fd, 'wb') as f:
-            write(f)
+            write(_Stream(f))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
