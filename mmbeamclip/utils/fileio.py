@@ -59,7 +59,7 @@ def _umask() -> int:
     return mask
 
 
-_NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
 class WriteError(OSError):
@@ -75,7 +75,7 @@ def write_error(path: str, exc: OSError) -> WriteError:
     reason = exc.strerror or str(exc)
     name = errno.errorcode.get(exc.errno, '') if exc.errno else ''
     hint = ('free some space or raise the file-size limit (ulimit -f)'
-            if exc.errno in _NO_SPACE else
+            if exc.errno in NO_SPACE else
             'make the folder writable or choose another path')
     return WriteError(
         exc.errno, f'Could not write {path}: {reason}'
@@ -174,6 +174,6 @@ def atomic_dir(out_dir: str) -> Iterator[str]:
         os.rename(tmp, out_dir)
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(e, OSError) and e.errno in _NO_SPACE:
+        if isinstance(e, OSError) and e.errno in NO_SPACE:
             raise write_error(out_dir, e) from e
         raise
