@@ -188,6 +188,15 @@ def _rewrite_contexts(ctx):
     write_contexts_file(_contexts(ctx), records)
 
 
+def _big_config(ctx):
+    from mmbeamclip.utils import load_tool_config
+    path = ctx.tmp_path / 'big_config.py'
+    # mmengine parses a temporary copy of the config, in TMPDIR.
+    path.write_text('x = 1\n#' + 'x' * LIMIT + '\n')
+    with file_size_limit():
+        load_tool_config(str(path))
+
+
 def _lock(owner):
 
     def run(ctx):
@@ -254,6 +263,13 @@ CASES = [
          what='`tools/build_vocabulary.py` / `generate_contexts.py --out` '
          'over an existing file on a full disk: was truncated in place, now '
          'kept (also `knn_eval.py --out`, `ambiguity_report.py --out`)'),
+    Case('config-copy-full-disk', 'traceback', _big_config, WriteError,
+         ('could not write', 'temporary copy', 'big_config.py',
+          'file too large'),
+         what='a full TMPDIR while mmengine writes its temporary copy of '
+         'the config (`Config.fromfile`, through our tools and '
+         '`tools/train.py` / `test.py`): one line naming the copy and the '
+         'config, not a bare `OSError: [Errno 27] File too large`'),
     Case('work-dir-locked', 'data-loss', _lock(_owner(pid=os.getpid())),
          work_dir_lock.WorkDirInUseError,
          ('in use', f'pid {os.getpid()}', 'train.lock', 'another --work-dir'),
