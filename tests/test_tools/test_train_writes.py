@@ -34,6 +34,7 @@ def options(tiny_clip_dir, *extra):
         f'model.target_generator.pretrained=local-dir:{tiny_clip_dir}',
         'model.neck.out_channels=32', 'train_dataloader.batch_size=4',
         'train_dataloader.num_workers=0', 'train_cfg.max_epochs=1',
+        'train_dataloader.dataset.pipeline.1.scale=32',
         'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None', *extra
     ]
 
@@ -46,6 +47,7 @@ def env(tmp_path_factory):
         DATA_ROOT=data,
         HF_HUB_OFFLINE='1',
         MMBEAMCLIP_CACHE=str(tmp_path_factory.mktemp('cache')),
+        OMP_NUM_THREADS='1',  # tiny tensors: threads only spin on 2 cores
         PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
 
 
