@@ -22,6 +22,23 @@ imported, i.e. through ``custom_imports`` in the stock ``tools/train.py`` /
    <BytesIO>", neither of which names the file. mmcv's
    ``LoadImageFromFile`` is wrapped to re-raise with the image path and its
    size; what it returns is unchanged.
+4. mmengine writes checkpoints and ``last_checkpoint`` in place and removes
+   the old checkpoint (``max_keep_ckpts``, ``save_best``) before writing
+   the new one, so a full disk or a file-size limit truncates a good
+   checkpoint. Every local ``put`` / ``put_text`` and ``last_checkpoint``
+   now go to a temporary file in the same folder, fsync'ed and renamed
+   (:mod:`mmbeamclip.utils.atomic_checkpoint`); old checkpoints are removed
+   only once the new one is written.
+5. Two trainings into one work dir interleave checkpoints and logs with rc
+   0. ``Runner.train`` first takes ``<work_dir>/train.lock`` (owner pid and
+   host; a stale lock of a dead pid is taken over with a warning) and
+   releases it when training ends, also on failure
+   (:mod:`mmbeamclip.utils.work_dir_lock`); a second run is refused with
+   :class:`~mmbeamclip.utils.work_dir_lock.WorkDirInUseError`. Only
+   training takes it: ``tools/test.py`` writes nothing but its own
+   timestamped log folder, and checkpoints it reads are never half-written.
+   In distributed training rank 0 takes the lock and all ranks share the
+   outcome.
 """
 import os.path as osp
 
@@ -30,8 +47,10 @@ import torch.distributed as torch_dist
 from mmcv.transforms import LoadImageFromFile
 from mmengine.dist import utils as dist_utils
 from mmengine.model.wrappers import MMDistributedDataParallel
+from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .utils import atomic_checkpoint, work_dir_lock
 from .utils.checkpoint import load_from_local
 
 _PATCHED = '_mmbeamclip_patched'
@@ -74,6 +93,33 @@ def _load_image(self, results):
             f'{type(e).__name__}: {e}. Remove or replace the file.') from e
 
 
+def _lock_work_dir(work_dir: str):
+    """Rank 0 takes the lock; every rank raises if it could not."""
+    from mmengine import dist
+    lock, error = None, None
+    if dist.is_main_process():
+        try:
+            lock = work_dir_lock.acquire(work_dir)
+        except work_dir_lock.WorkDirInUseError as e:
+            error = str(e)
+    if dist.get_world_size() > 1:
+        shared = [error]
+        dist.broadcast_object_list(shared, src=0)
+        error = shared[0]
+    if error is not None:
+        raise work_dir_lock.WorkDirInUseError(error)
+    return lock
+
+
+def _train(self):
+    lock = _lock_work_dir(self.work_dir)
+    try:
+        return _train.orig(self)
+    finally:
+        if lock is not None:
+            work_dir_lock.release(lock)
+
+
 def apply():
     """Apply all patches once; later calls are no-ops."""
     if getattr(dist_utils, _PATCHED, False):
@@ -85,4 +131,7 @@ def apply():
     MMDistributedDataParallel.__init__ = _ddp_init
     _load_image.orig = LoadImageFromFile.transform
     LoadImageFromFile.transform = _load_image
+    atomic_checkpoint.apply()
+    _train.orig = Runner.train
+    Runner.train = _train
     setattr(dist_utils, _PATCHED, True)

@@ -29,7 +29,7 @@ from mmpretrain.registry import DATASETS, MODELS
 
 from mmbeamclip.prompts import (PromptRecipe, build_prompt_bank,
                                 resolve_classnames)
-from mmbeamclip.utils import load_tool_config
+from mmbeamclip.utils import atomic_write_text, load_tool_config
 from mmbeamclip.utils.arg_types import positive_int
 
 CONTEXT_SHORTCUTS = {
@@ -255,11 +255,15 @@ def main(argv=None):
     report['templates'] = len(recipe.templates)
     print(format_report(report, teacher.teacher_id, hook_cfg['contexts']))
     if args.out:
-        with open(args.out, 'w', encoding='utf-8') as f:
-            json.dump(report, f, indent=1, ensure_ascii=False)
+        atomic_write_text(args.out,
+                          json.dumps(report, indent=1, ensure_ascii=False))
         print(f'Wrote {args.out}')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from mmbeamclip.utils import WriteError
+    try:
+        sys.exit(main())
+    except WriteError as e:  # a full disk: one line naming the file
+        sys.exit(f'ambiguity_report.py: error: {e}')

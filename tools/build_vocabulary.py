@@ -110,4 +110,8 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from mmbeamclip.utils import WriteError
+    try:
+        sys.exit(main())
+    except WriteError as e:  # a full disk: one line naming the file
+        sys.exit(f'build_vocabulary.py: error: {e}')

@@ -13,6 +13,7 @@ resume: run the same command again.
 """
 import argparse
 import os
+import sys
 
 import library_warnings  # noqa: F401  (before mmcv is imported)
 from mmengine.config import DictAction
@@ -20,7 +21,7 @@ from mmengine.dist import init_dist
 from mmengine.logging import MMLogger
 
 from mmbeamclip.teacher_cache import build_teacher_cache_from_config
-from mmbeamclip.utils import load_tool_config
+from mmbeamclip.utils import WriteError, load_tool_config
 from mmbeamclip.utils.arg_types import non_negative_int, positive_int
 
 
@@ -72,4 +73,7 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except WriteError as e:
+        sys.exit(f'cache_teacher_targets.py: error: {e}')

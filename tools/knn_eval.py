@@ -29,6 +29,7 @@ from mmpretrain.registry import DATASETS, MODELS
 from torch.utils.data import DataLoader
 
 from mmbeamclip.evaluation import knn_accuracy
+from mmbeamclip.utils import atomic_write_text
 from mmbeamclip.utils.arg_types import (non_negative_int, positive_float,
                                         positive_int)
 from mmbeamclip.utils.checkpoint import load_checkpoint
@@ -158,12 +159,13 @@ def main(argv=None):
         print(f'k={k}{note}: ' + '  '.join(
             f'{name} {value:.2f}' for name, value in acc.items()))
     if args.out:
-        with open(args.out, 'w', encoding='utf-8') as f:
-            json.dump(dict(checkpoint=args.checkpoint,
-                           data_root=args.data_root, classes=num_classes,
-                           num_train=len(bank), num_val=len(query),
-                           temperature=args.temperature, results=results),
-                      f, indent=1)
+        atomic_write_text(
+            args.out,
+            json.dumps(dict(checkpoint=args.checkpoint,
+                            data_root=args.data_root, classes=num_classes,
+                            num_train=len(bank), num_val=len(query),
+                            temperature=args.temperature, results=results),
+                       indent=1))
     return results
 
 

@@ -44,4 +44,10 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    import sys
+
+    from mmbeamclip.utils import WriteError
+    try:
+        main()
+    except WriteError as e:  # a full disk: one line naming the folder
+        sys.exit(f'stage_teacher.py: error: {e}')

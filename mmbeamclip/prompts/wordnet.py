@@ -22,7 +22,7 @@ import warnings
 from functools import lru_cache
 from typing import Dict, Optional, Sequence
 
-from mmbeamclip.utils.fileio import cache_root
+from mmbeamclip.utils.fileio import atomic_write_text, cache_root
 
 WNID = re.compile(r'^n\d{8}$')
 DEBIAN_WORDNET_DIR = '/usr/share/wordnet'
@@ -274,8 +274,8 @@ def write_contexts_file(path: str,
         f' {json.dumps(k, ensure_ascii=False)}: '
         f'{json.dumps(v, ensure_ascii=False)}' for k, v in records.items()
     ]
-    with open(path, 'w', encoding='utf-8') as f:
-        f.write(head + '"classes": {\n' + ',\n'.join(lines) + '\n}}\n')
+    atomic_write_text(path,
+                      head + '"classes": {\n' + ',\n'.join(lines) + '\n}}\n')
 
 
 def read_contexts_file(path: str) -> Dict[str, Optional[dict]]:

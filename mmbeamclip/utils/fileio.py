@@ -8,7 +8,9 @@ for any ``open(path, 'w')``, so caches under a shared folder stay readable
 by the team.
 """
 import contextlib
+import errno
 import hashlib
+import io
 import os
 import os.path as osp
 import shutil
@@ -57,32 +59,91 @@ def _umask() -> int:
     return mask
 
 
+NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+class WriteError(OSError):
+    """A file could not be written (full disk, file-size limit, read-only
+    folder); the file that was there before is unchanged."""
+
+    def __str__(self):
+        return self.strerror  # one line; the errno is in ``self.errno``
+
+
+def write_error(path: str, exc: OSError) -> WriteError:
+    """A one-line :class:`WriteError` naming ``path`` and why it failed."""
+    reason = exc.strerror or str(exc)
+    name = errno.errorcode.get(exc.errno, '') if exc.errno else ''
+    hint = ('free some space or raise the file-size limit (ulimit -f)'
+            if exc.errno in NO_SPACE else
+            'make the folder writable or choose another path')
+    return WriteError(
+        exc.errno, f'Could not write {path}: {reason}'
+        f'{f" ({name})" if name else ""}; any previous file there is '
+        f'unchanged. To fix: {hint}, then run again.')
+
+
+class _Stream:
+    """A file object numpy does not recognise as a real file: it then
+    writes through ``write`` (an ``OSError`` with its errno) instead of
+    ``tofile``, which reports a full disk as "N requested and M written"."""
+
+    def __init__(self, f):
+        self._f = f
+
+    def write(self, data):
+        return self._f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
 def atomic_write(path: str, write: Callable[[IO[bytes]], None]):
     """Write a file through ``write(f)`` into a temp file, then rename it.
+
+    The data is fsync'ed before the rename, so after a crash or a full disk
+    the file holds either its old or its new content, never part of it.
 
     Args:
         path (str): Destination; its folder is created.
         write (Callable): Called with a binary file object.
+
+    Raises:
+        WriteError: The write failed (an ``OSError`` naming ``path``).
     """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.', suffix='.tmp')
+    tmp = None
     try:
+        folder = osp.dirname(osp.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.', suffix='.tmp')
         with os.fdopen(fd, 'wb') as f:
-            write(f)
+            write(_Stream(f))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
+    except BaseException as e:
+        if tmp is not None and osp.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and not isinstance(e, WriteError):
+            raise write_error(path, e) from e
         raise
+
+
+def atomic_write_text(path: str, text: str):
+    """Write UTF-8 text through :func:`atomic_write`."""
+    data = text.encode('utf-8')
+    atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_torch_save(obj, path: str):
     """``torch.save`` through :func:`atomic_write`."""
-    atomic_write(path, lambda f: torch.save(obj, f))
+    # Serialised in memory first: torch's zip writer turns a failed write
+    # into a RuntimeError without errno, the file write keeps the OSError.
+    with io.BytesIO() as buffer:
+        torch.save(obj, buffer)
+        data = buffer.getvalue()
+    atomic_write(path, lambda f: f.write(data))
 
 
 @contextlib.contextmanager
@@ -111,6 +172,8 @@ def atomic_dir(out_dir: str) -> Iterator[str]:
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
         os.rename(tmp, out_dir)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and e.errno in NO_SPACE:
+            raise write_error(out_dir, e) from e
         raise

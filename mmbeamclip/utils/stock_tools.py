@@ -28,9 +28,17 @@ def run_stock_tool(name: str):
     """Run an mmpretrain Python tool as ``__main__`` with this ``sys.argv``.
 
     The tool's ``Config.fromfile`` accepts ``custom_imports`` as a list or
-    a string too (:func:`accept_short_custom_imports`).
+    a string too (:func:`accept_short_custom_imports`). A failed write
+    (:class:`~.fileio.WriteError`) or a work dir in use
+    (:class:`~.work_dir_lock.WorkDirInUseError`) ends the tool with their
+    one-line message and status 1 instead of a traceback.
     """
+    from .fileio import WriteError
+    from .work_dir_lock import WorkDirInUseError
     path = stock_tool_path(name)
     accept_short_custom_imports()
     sys.argv[0] = path
-    runpy.run_path(path, run_name='__main__')
+    try:
+        runpy.run_path(path, run_name='__main__')
+    except (WriteError, WorkDirInUseError) as e:
+        sys.exit(f'{name}: error: {e}')

@@ -13,12 +13,15 @@ tools in ``tools/`` apply it; importing mmbeamclip changes nothing.
 """
 import functools
 import inspect
+import tempfile
 from collections.abc import Mapping
 from typing import Optional
 
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.utils import import_modules_from_strings
+
+from .fileio import NO_SPACE, write_error
 
 _PATCHED = '_mmbeamclip_short_custom_imports'
 
@@ -70,7 +73,16 @@ def accept_short_custom_imports():
         bound.apply_defaults()
         do_import = bound.arguments['import_custom_modules']
         bound.arguments['import_custom_modules'] = False
-        cfg = current(*bound.args, **bound.kwargs)
+        try:
+            cfg = current(*bound.args, **bound.kwargs)
+        except OSError as e:
+            # mmengine parses a temporary copy of the config (in TMPDIR);
+            # on a full disk its error names no file.
+            if e.errno not in NO_SPACE or e.filename:
+                raise
+            raise write_error(
+                f'a temporary copy of {bound.arguments["filename"]} in '
+                f'{tempfile.gettempdir()}', e) from e
         if do_import and cfg.get('custom_imports'):
             cfg.custom_imports = normalize_custom_imports(cfg.custom_imports)
             import_modules_from_strings(**cfg.custom_imports)
