@@ -34,36 +34,43 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument('--batch-size', type=positive_int, default=32)
     parser.add_argument('--img-size', type=positive_int, default=64)
-    parser.add_argument('--iters', type=positive_int, default=10, help='timed steps')
+    parser.add_argument('--iters',
+                        type=positive_int,
+                        default=10,
+                        help='timed steps')
     parser.add_argument('--warmup', type=non_negative_int, default=2)
     parser.add_argument(
         '--teacher-dir',
         help='open_clip local-dir: folder (default on CPU: a generated '
         'tiny random teacher)')
-    parser.add_argument(
-        '--teacher-name', help='open_clip model name, e.g. ViT-B-16')
+    parser.add_argument('--teacher-name',
+                        help='open_clip model name, e.g. ViT-B-16')
     parser.add_argument('--teacher-pretrained', help='tag or weight file')
-    parser.add_argument(
-        '--random-teacher',
-        action='store_true',
-        help='random teacher weights (speed only)')
+    parser.add_argument('--random-teacher',
+                        action='store_true',
+                        help='random teacher weights (speed only)')
     parser.add_argument(
         '--teacher-precision',
         default='fp32',
         help='OpenCLIPTeacher precision: fp32, fp16, bf16, pure_fp16...')
-    parser.add_argument(
-        '--amp', action='store_true', help='AMP optimizer wrapper (GPU)')
+    parser.add_argument('--amp',
+                        action='store_true',
+                        help='AMP optimizer wrapper (GPU)')
     parser.add_argument('--num-anchors', type=positive_int, default=1000)
     parser.add_argument(
-        '--cache-samples', type=positive_int, default=256,
+        '--cache-samples',
+        type=positive_int,
+        default=256,
         help='generated images the cached setting\'s teacher-target cache '
         'is built over (by the package\'s builder)')
     parser.add_argument('--cache-views', type=positive_int, default=4)
     parser.add_argument('--modes', default='abc')
-    parser.add_argument('--threads', type=positive_int, help='torch CPU threads')
-    parser.add_argument(
-        '--no-bank-reload', action='store_true',
-        help='skip the prompt-bank reload timing')
+    parser.add_argument('--threads',
+                        type=positive_int,
+                        help='torch CPU threads')
+    parser.add_argument('--no-bank-reload',
+                        action='store_true',
+                        help='skip the prompt-bank reload timing')
     parser.add_argument(
         '--bank-sizes',
         default='1000,80000',

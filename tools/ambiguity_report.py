@@ -78,8 +78,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--top', type=positive_int, default=20, help='pairs to list (20)')
     parser.add_argument('--device', default='cpu', help='teacher device')
-    parser.add_argument(
-        '--batch-size', type=positive_int, default=256, help='prompts per forward')
+    parser.add_argument('--batch-size',
+                        type=positive_int,
+                        default=256,
+                        help='prompts per forward')
     parser.add_argument('--out', help='also write the report as JSON')
     args = parser.parse_args(argv)
     if bool(args.config) == bool(args.model):

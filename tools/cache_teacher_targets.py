@@ -28,24 +28,38 @@ from mmbeamclip.utils.arg_types import non_negative_int, positive_int
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config', help='cached-teacher training config')
-    parser.add_argument('--num-views', type=positive_int, help='views per image')
-    parser.add_argument('--seed', type=non_negative_int, help='view sampling seed')
-    parser.add_argument('--shard-size', type=positive_int, help='samples per shard')
-    parser.add_argument('--batch-size', type=positive_int, help='images per batch')
-    parser.add_argument('--workers', type=non_negative_int, help='data loader workers')
+    parser.add_argument('--num-views',
+                        type=positive_int,
+                        help='views per image')
+    parser.add_argument('--seed',
+                        type=non_negative_int,
+                        help='view sampling seed')
+    parser.add_argument('--shard-size',
+                        type=positive_int,
+                        help='samples per shard')
+    parser.add_argument('--batch-size',
+                        type=positive_int,
+                        help='images per batch')
+    parser.add_argument('--workers',
+                        type=non_negative_int,
+                        help='data loader workers')
     parser.add_argument(
         '--max-shards',
         type=positive_int,
         help='stop after this many shards per rank (resume later)')
     parser.add_argument('--device', help='teacher device (default: auto)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher, as in train.py')
-    parser.add_argument('--local_rank', '--local-rank', type=non_negative_int, default=0)
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, help='as train.py')
+    parser.add_argument('--launcher',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none',
+                        help='job launcher, as in train.py')
+    parser.add_argument('--local_rank',
+                        '--local-rank',
+                        type=non_negative_int,
+                        default=0)
+    parser.add_argument('--cfg-options',
+                        nargs='+',
+                        action=DictAction,
+                        help='as train.py')
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
