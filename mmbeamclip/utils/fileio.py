@@ -13,7 +13,7 @@ import os
 import os.path as osp
 import shutil
 import tempfile
-from typing import IO, Callable, Iterator
+from typing import IO, Callable, Dict, Iterator, Optional
 
 import torch
 
@@ -114,3 +114,37 @@ def atomic_dir(out_dir: str) -> Iterator[str]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _same_path(a: str, b: str) -> bool:
+    a, b = osp.abspath(osp.expanduser(a)), osp.abspath(osp.expanduser(b))
+    if a == b or osp.realpath(a) == osp.realpath(b):
+        return True
+    try:  # a hard link, or another spelling through a bind mount
+        return osp.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def check_not_input(out: Optional[str], inputs: Dict[str, Optional[str]]):
+    """Refuse an output path that is one of a tool's inputs.
+
+    Compared by path, through links (``realpath``) and by inode
+    (``samefile``), so a symlink, a hard link or another spelling of the
+    input is refused too.
+
+    Args:
+        out (str | None): The path the tool would write (None: no output).
+        inputs (dict[str, str | None]): ``{what: path}`` of the inputs,
+            e.g. ``{'checkpoint': 'epoch_1.pth'}``; None values are skipped.
+
+    Raises:
+        ValueError: ``out`` is one of ``inputs``; the message names both.
+    """
+    if not out:
+        return
+    for what, path in inputs.items():
+        if path and _same_path(out, path):
+            raise ValueError(
+                f'{out} is the input {what} {path}; writing there would '
+                f'destroy it. Pick another output path.')
