@@ -34,7 +34,12 @@ def parse_args():
     parser.add_argument('--steps', type=int, default=1500)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--force', action='store_true', help='rebuild')
-    return parser.parse_args()
+    args = parser.parse_args()
+    from mmbeamclip.utils import check_not_input
+    check_not_input(
+        args.out, dict(images=args.images, templates=args.templates),
+        parser=parser)
+    return args
 
 
 def main():

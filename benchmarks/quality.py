@@ -69,7 +69,15 @@ def parse_args(argv=None):
     parser.add_argument('--out-prefix', default=None,
                         help='JSON/plot prefix; defaults to '
                         'benchmarks/quality_<profile>_<data folder name>')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    from beamclip_bench.common import REPO
+
+    from mmbeamclip.utils import check_not_input
+    check_not_input(
+        os.path.join(REPO, args.work_dir),
+        {'data root': os.path.join(REPO, args.data_root)},
+        parser=parser)
+    return args
 
 
 def main(argv=None):

@@ -74,7 +74,14 @@ def parse_args(argv=None):
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument('--workdir', help=argparse.SUPPRESS)
     parser.add_argument('--only', help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    from mmbeamclip.utils import check_not_input
+    check_not_input(
+        args.json,
+        dict(teacher_dir=args.teacher_dir,
+             teacher_pretrained=args.teacher_pretrained),
+        parser=parser)
+    return args
 
 
 def main(argv=None):

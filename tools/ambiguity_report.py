@@ -29,7 +29,7 @@ from mmpretrain.registry import DATASETS, MODELS
 
 from mmbeamclip.prompts import (PromptRecipe, build_prompt_bank,
                                 resolve_classnames)
-from mmbeamclip.utils import load_tool_config
+from mmbeamclip.utils import check_not_input, load_tool_config
 
 CONTEXT_SHORTCUTS = {
     'hypernyms': dict(type='WordNetHypernyms'),
@@ -83,6 +83,12 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if bool(args.config) == bool(args.model):
         parser.error('pass either --config or --model (+ --pretrained)')
+    check_not_input(
+        args.out,
+        dict(config=args.config, pretrained=args.pretrained,
+             classes=args.classes, templates=args.templates,
+             contexts=args.contexts),
+        parser=parser)
     return args
 
 

@@ -51,7 +51,12 @@ def parse_args():
     parser.add_argument('--epochs', type=int, default=None,
                         help='distillation epochs (default: the demo '
                         "profile's)")
-    return parser.parse_args()
+    args = parser.parse_args()
+    from mmbeamclip.utils import check_not_input
+    check_not_input(
+        osp.join(REPO, args.work_dir), {'data root': args.data_root},
+        parser=parser)
+    return args
 
 
 def main():

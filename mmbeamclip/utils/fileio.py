@@ -126,7 +126,9 @@ def _same_path(a: str, b: str) -> bool:
         return False
 
 
-def check_not_input(out: Optional[str], inputs: Dict[str, Optional[str]]):
+def check_not_input(out: Optional[str],
+                    inputs: Dict[str, Optional[str]],
+                    parser=None):
     """Refuse an output path that is one of a tool's inputs.
 
     Compared by path, through links (``realpath``) and by inode
@@ -137,6 +139,8 @@ def check_not_input(out: Optional[str], inputs: Dict[str, Optional[str]]):
         out (str | None): The path the tool would write (None: no output).
         inputs (dict[str, str | None]): ``{what: path}`` of the inputs,
             e.g. ``{'checkpoint': 'epoch_1.pth'}``; None values are skipped.
+        parser (argparse.ArgumentParser, optional): A tool's parser: exit
+            through it with one line (status 2) instead of raising.
 
     Raises:
         ValueError: ``out`` is one of ``inputs``; the message names both.
@@ -145,6 +149,8 @@ def check_not_input(out: Optional[str], inputs: Dict[str, Optional[str]]):
         return
     for what, path in inputs.items():
         if path and _same_path(out, path):
-            raise ValueError(
-                f'{out} is the input {what} {path}; writing there would '
-                f'destroy it. Pick another output path.')
+            message = (f'{out} is the input {what} {path}; writing there '
+                       'would destroy it. Pick another output path.')
+            if parser is not None:
+                parser.exit(2, f'{parser.prog}: error: {message}\n')
+            raise ValueError(message)

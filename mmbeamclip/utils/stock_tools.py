@@ -1,8 +1,11 @@
 """Find and run mmpretrain's own tools, shipped inside its wheel."""
+import argparse
 import os.path as osp
 import runpy
 import sys
+from typing import List
 
+from .fileio import check_not_input
 from .tool_config import accept_short_custom_imports
 
 
@@ -24,12 +27,57 @@ def stock_tool_path(name: str) -> str:
         'mmpretrain==1.2.0 from a wheel (it ships tools/ as .mim/tools).')
 
 
+def check_stock_tool_outputs(name: str, argv: List[str]):
+    """Refuse stock ``train.py`` / ``test.py`` arguments that overwrite inputs.
+
+    mmengine dumps the config to ``WORK_DIR/<config file name>``, so
+    ``--work-dir`` set to the config's own folder would replace the user's
+    config by its flattened dump; ``test.py --out`` could name the
+    checkpoint or the config.
+
+    Args:
+        name (str): ``'train.py'`` or ``'test.py'``.
+        argv (list[str]): The tool's arguments (without the program).
+
+    Raises:
+        ValueError: An output is an input; the message names both.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('config', nargs='?')
+    if name == 'test.py':
+        parser.add_argument('checkpoint', nargs='?')
+        parser.add_argument('--out')
+    parser.add_argument('--work-dir')
+    # Absorbs the option's values so they are not taken as positionals.
+    parser.add_argument('--cfg-options', nargs='+')
+    args, _ = parser.parse_known_args(argv)
+    inputs = dict(config=args.config,
+                  checkpoint=getattr(args, 'checkpoint', None))
+    if args.work_dir and args.config:
+        dump = osp.join(args.work_dir, osp.basename(args.config))
+        try:
+            check_not_input(dump, inputs)
+        except ValueError:
+            raise ValueError(
+                f'--work-dir {args.work_dir} would overwrite the input '
+                f'config {args.config} (mmengine dumps the config to '
+                'WORK_DIR/<config file name>). Pick another --work-dir.'
+            ) from None
+    check_not_input(getattr(args, 'out', None), inputs)
+
+
 def run_stock_tool(name: str):
     """Run an mmpretrain Python tool as ``__main__`` with this ``sys.argv``.
 
     The tool's ``Config.fromfile`` accepts ``custom_imports`` as a list or
-    a string too (:func:`accept_short_custom_imports`).
+    a string too (:func:`accept_short_custom_imports`). Outputs that would
+    overwrite an input are refused first (:func:`check_stock_tool_outputs`).
     """
+    if name in ('train.py', 'test.py'):
+        try:
+            check_stock_tool_outputs(name, sys.argv[1:])
+        except ValueError as exc:
+            sys.exit(f'{name}: error: {exc}')
     path = stock_tool_path(name)
     accept_short_custom_imports()
     sys.argv[0] = path

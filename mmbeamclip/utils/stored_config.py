@@ -40,8 +40,10 @@ def _literal(node: ast.AST) -> Any:
     if isinstance(node, ast.Dict):
         if any(k is None for k in node.keys):  # ``{**other}``
             raise _NotData(node)
-        return {_literal(k): _literal(v) for k, v in zip(node.keys,
-                                                          node.values)}
+        return {
+            _literal(k): _literal(v)
+            for k, v in zip(node.keys, node.values)
+        }
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id == 'dict' and len(node.args) <= 1
             and all(k.arg is not None for k in node.keywords)):
