@@ -29,7 +29,7 @@ from mmpretrain.registry import DATASETS, MODELS
 
 from mmbeamclip.prompts import (PromptRecipe, build_prompt_bank,
                                 resolve_classnames)
-from mmbeamclip.utils import check_not_input, load_tool_config
+from mmbeamclip.utils import check_not_input, load_tool_config, loads_json
 
 CONTEXT_SHORTCUTS = {
     'hypernyms': dict(type='WordNetHypernyms'),
@@ -97,7 +97,7 @@ def parse_contexts(spec):
     if spec in CONTEXT_SHORTCUTS:
         return dict(CONTEXT_SHORTCUTS[spec])
     if spec.lstrip().startswith(('{', '[')):
-        return json.loads(spec)
+        return loads_json(spec, '--contexts')
     return dict(type='JSONContexts', file=spec)
 
 

@@ -9,6 +9,7 @@ by the team.
 """
 import contextlib
 import hashlib
+import json
 import os
 import os.path as osp
 import shutil
@@ -154,3 +155,42 @@ def check_not_input(out: Optional[str],
             if parser is not None:
                 parser.exit(2, f'{parser.prog}: error: {message}\n')
             raise ValueError(message)
+
+
+def loads_json(text: str, source: str):
+    """``json.loads`` whose every failure is one ``ValueError`` line.
+
+    Args:
+        text (str): JSON text.
+        source (str): Where it came from (a file, an option), named in the
+            error.
+
+    Raises:
+        ValueError: ``text`` is not JSON, or is nested so deeply that the
+            parser would raise ``RecursionError`` (a crafted file).
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f'{source} is not valid JSON: {exc}') from None
+    except RecursionError:
+        raise ValueError(
+            f'{source} is not valid JSON: it is nested too deeply to '
+            'read (RecursionError)') from None
+
+
+def read_json(path: str):
+    """A JSON file, read with :func:`loads_json` (UTF-8).
+
+    Raises:
+        ValueError: The file is not UTF-8 or not JSON, or nests too deep.
+        OSError: The file cannot be read.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f'{path} is not valid JSON: not UTF-8 text ({exc.reason} at '
+            f'byte {exc.start})') from None
+    return loads_json(text, path)
