@@ -267,4 +267,8 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (OSError, ValueError) as exc:
+        # Bad input (a file, a --contexts value): one line, no traceback.
+        sys.exit(f'ambiguity_report.py: error: {exc}')

@@ -71,4 +71,6 @@ def read_local_dir_config(folder: str) -> dict:
     try:
         return read_json(path)
     except ValueError as e:
-        raise ValueError(f'{path} is not a valid open_clip config: {e}') from e
+        # read_json names the file; say what it is for.
+        raise ValueError(f'{e} (the open_clip config of local-dir:{folder}; '
+                         'stage the teacher again)') from None
