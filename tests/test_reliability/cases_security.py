@@ -135,9 +135,9 @@ CASES = [
     Case('extract-carries-stored-config', 'security',
          _extract_crafted_config, ValueError,
          ('epoch_1.pth', 'not plain data'),
-         '`extract_student.py CKPT student.pth` (plain `.pth`) of a checkpoint '
-         'with a crafted stored config: refused, so no `student.pth` carries '
-         'the payload to the next tool'),
+         '`extract_student.py CKPT student.pth` (plain `.pth`) of a '
+         'checkpoint with a crafted stored config: refused, so no '
+         '`student.pth` carries the payload to the next tool'),
     Case('knn-out-onto-checkpoint', 'data-loss',
          _onto_input('knn_eval', lambda ctx, p: [
              p, '--data-root', str(ctx.tmp_path), '--out', p]),
