@@ -144,13 +144,13 @@ CASES = [
          ValueError, ('input.pth', 'input checkpoint', 'another output'),
          '`knn_eval.py CKPT --out CKPT` (or a link to it): refused before '
          'anything runs (replaced a 94 MB checkpoint with JSON)'),
-    Case('knn-out-onto-data-root', 'traceback',
+    Case('knn-out-onto-data-root', 'clear-error',
          _onto_input('knn_eval', lambda ctx, p: [
              p, '--data-root', str(ctx.tmp_path), '--out',
              str(ctx.tmp_path)]),
          ValueError, ('input data_root', ),
-         '`knn_eval.py --out DATA_ROOT`: refused up front (was an '
-         '`IsADirectoryError` traceback after the whole evaluation)'),
+         '`knn_eval.py --out DATA_ROOT`: refused up front (was "Is a '
+         'directory" after the whole evaluation)'),
     Case('extract-onto-config', 'data-loss',
          _onto_input('extract_student', lambda ctx, p: [
              p, str(ctx.tmp_path / 'exp.py'), '--config',
@@ -164,12 +164,14 @@ CASES = [
          '`tools/train.py DIR/exp.py --work-dir DIR`: refused (mmengine dumps '
          'the config to `WORK_DIR/exp.py`, replacing the user\'s config, its '
          '`_base_` and comments, by the flattened dump)'),
-    Case('test-out-onto-checkpoint', 'data-loss',
+    Case('test-out-onto-checkpoint', 'traceback',
          _stock_tool('test.py', lambda ctx: [
              'exp.py', 'epoch_1.pth', '--out', 'epoch_1.pth']),
          ValueError, ('epoch_1.pth', 'input checkpoint'),
-         '`tools/test.py CFG CKPT --out CKPT`: refused (replaced the '
-         'checkpoint with the results pickle)'),
+         '`tools/test.py CFG CKPT --out CKPT`: refused in one line before '
+         'the model is built (mmpretrain stopped with a "must be a pkl '
+         'file" traceback; a checkpoint named `.pkl` would be overwritten '
+         'by the results dump)'),
     Case('checkpoint-empty-numpy-array', 'clear-error', _empty_arrays_load,
          pickle.UnpicklingError, ('bytes(1000000', ),
          'a real checkpoint holding an empty numpy array loads (was refused: '
