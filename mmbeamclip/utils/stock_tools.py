@@ -3,9 +3,11 @@ import argparse
 import os.path as osp
 import runpy
 import sys
+import tokenize
 from typing import List
 
 from .fileio import check_not_input
+from .stored_config import parse_stored_config
 from .tool_config import accept_short_custom_imports
 
 
@@ -27,13 +29,31 @@ def stock_tool_path(name: str) -> str:
         'mmpretrain==1.2.0 from a wheel (it ships tools/ as .mim/tools).')
 
 
+def _is_flat_dump(config: str) -> bool:
+    """Whether ``config`` is itself a config dump: plain data (no
+    ``_base_``, no code) without comments, so dumping it over itself
+    (re-running a work dir's config there) loses nothing."""
+    if not osp.isfile(config):
+        return False
+    try:
+        with open(config, 'rb') as f:
+            tokens = list(tokenize.tokenize(f.readline))
+        with open(config, encoding='utf-8') as f:
+            cfg = parse_stored_config(f.read(), config)
+    except (ValueError, SyntaxError, tokenize.TokenError):
+        return False
+    return (cfg is not None and '_base_' not in cfg
+            and not any(t.type == tokenize.COMMENT for t in tokens))
+
+
 def check_stock_tool_outputs(name: str, argv: List[str]):
     """Refuse stock ``train.py`` / ``test.py`` arguments that overwrite inputs.
 
     mmengine dumps the config to ``WORK_DIR/<config file name>``, so
     ``--work-dir`` set to the config's own folder would replace the user's
-    config by its flattened dump; ``test.py --out`` could name the
-    checkpoint or the config.
+    config (its ``_base_``, code and comments) by its flattened dump; a
+    config that is such a dump already may be re-run there. ``test.py
+    --out`` could name the checkpoint or the config.
 
     Args:
         name (str): ``'train.py'`` or ``'test.py'``.
@@ -53,7 +73,7 @@ def check_stock_tool_outputs(name: str, argv: List[str]):
     args, _ = parser.parse_known_args(argv)
     inputs = dict(config=args.config,
                   checkpoint=getattr(args, 'checkpoint', None))
-    if args.work_dir and args.config:
+    if args.work_dir and args.config and not _is_flat_dump(args.config):
         dump = osp.join(args.work_dir, osp.basename(args.config))
         try:
             check_not_input(dump, inputs)

@@ -169,3 +169,19 @@ def test_train_work_dir_of_the_config_subprocess(tmp_path):
     assert 'train.py: error: --work-dir' in proc.stdout
     assert 'Traceback' not in proc.stdout
     assert cfg.read_text() == text
+
+
+def test_a_config_dump_may_be_rerun_in_its_work_dir(tmp_path):
+    """Re-running ``WORK_DIR/exp.py`` (mmengine's own dump, as the benchmark
+    does) there rewrites nothing of the user's; a comment or a ``_base_``
+    would be lost, so those are refused."""
+    cfg = tmp_path / 'exp.py'
+    cfg.write_text("model = dict(type='BeamCLIP')\nseed = 0\n")
+    argv = [str(cfg), '--work-dir', str(tmp_path)]
+    check_stock_tool_outputs('train.py', argv)
+    cfg.write_text("model = dict(type='BeamCLIP')  # mine\n")
+    with pytest.raises(ValueError, match='--work-dir'):
+        check_stock_tool_outputs('train.py', argv)
+    cfg.write_text("_base_ = ['base.py']\n")
+    with pytest.raises(ValueError, match='--work-dir'):
+        check_stock_tool_outputs('train.py', argv)
