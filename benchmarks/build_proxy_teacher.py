@@ -16,8 +16,7 @@ import os
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
-from mmbeamclip.utils.arg_types import (non_negative_int,  # noqa: E402
-                                        positive_int)
+from mmbeamclip.utils import arg_types  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -25,19 +24,32 @@ def parse_args(argv=None):
     parser.add_argument('--out', default='work_dirs/proxy_teacher',
                         help='output local-dir folder')
     parser.add_argument(
-        '--images', default='../shared/data/imagenette-128/train',
+        '--images',
+        default='../shared/data/imagenette-128/train',
         help='folder of unlabeled images (searched recursively; labels '
         'are never read)')
-    parser.add_argument('--max-images', type=positive_int, default=4000)
-    parser.add_argument('--embed-dim', type=positive_int, default=256)
-    parser.add_argument('--image-size', type=positive_int, default=128)
-    parser.add_argument('--templates', default='simple_imagenet',
+    parser.add_argument('--max-images',
+                        type=arg_types.positive_int,
+                        default=4000)
+    parser.add_argument('--embed-dim',
+                        type=arg_types.positive_int,
+                        default=256)
+    parser.add_argument('--image-size',
+                        type=arg_types.positive_int,
+                        default=128)
+    parser.add_argument('--templates',
+                        default='simple_imagenet',
                         help='template preset or file for the ImageNet '
                         'class prompts the projections are fitted on')
-    parser.add_argument('--steps', type=positive_int, default=1500)
-    parser.add_argument('--seed', type=non_negative_int, default=0)
+    parser.add_argument('--steps', type=arg_types.positive_int, default=1500)
+    parser.add_argument('--seed', type=arg_types.non_negative_int, default=0)
     parser.add_argument('--force', action='store_true', help='rebuild')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    from mmbeamclip.utils import check_not_input
+    check_not_input(
+        args.out, dict(images=args.images, templates=args.templates),
+        parser=parser)
+    return args
 
 
 def main():

@@ -20,6 +20,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 from beamclip_bench.profiles import PROFILES  # noqa: E402
 from beamclip_bench.quality import run  # noqa: E402
 from beamclip_bench.rows import DEFAULT_ROWS, ROWS  # noqa: E402
+
 from mmbeamclip.utils.arg_types import positive_int  # noqa: E402
 
 
@@ -70,7 +71,15 @@ def parse_args(argv=None):
     parser.add_argument('--out-prefix', default=None,
                         help='JSON/plot prefix; defaults to '
                         'benchmarks/quality_<profile>_<data folder name>')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    from beamclip_bench.common import REPO
+
+    from mmbeamclip.utils import check_not_input
+    check_not_input(
+        os.path.join(REPO, args.work_dir),
+        {'data root': os.path.join(REPO, args.data_root)},
+        parser=parser)
+    return args
 
 
 def main(argv=None):

@@ -25,20 +25,22 @@ import os
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 from beamclip_bench import throughput  # noqa: E402
-from mmbeamclip.utils.arg_types import (non_negative_int,  # noqa: E402
-                                        positive_int)
+
+from mmbeamclip.utils import arg_types  # noqa: E402
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
-    parser.add_argument('--batch-size', type=positive_int, default=32)
-    parser.add_argument('--img-size', type=positive_int, default=64)
+    parser.add_argument('--batch-size',
+                        type=arg_types.positive_int,
+                        default=32)
+    parser.add_argument('--img-size', type=arg_types.positive_int, default=64)
     parser.add_argument('--iters',
-                        type=positive_int,
+                        type=arg_types.positive_int,
                         default=10,
                         help='timed steps')
-    parser.add_argument('--warmup', type=non_negative_int, default=2)
+    parser.add_argument('--warmup', type=arg_types.non_negative_int, default=2)
     parser.add_argument(
         '--teacher-dir',
         help='open_clip local-dir: folder (default on CPU: a generated '
@@ -56,17 +58,21 @@ def parse_args(argv=None):
     parser.add_argument('--amp',
                         action='store_true',
                         help='AMP optimizer wrapper (GPU)')
-    parser.add_argument('--num-anchors', type=positive_int, default=1000)
+    parser.add_argument('--num-anchors',
+                        type=arg_types.positive_int,
+                        default=1000)
     parser.add_argument(
         '--cache-samples',
-        type=positive_int,
+        type=arg_types.positive_int,
         default=256,
         help='generated images the cached setting\'s teacher-target cache '
         'is built over (by the package\'s builder)')
-    parser.add_argument('--cache-views', type=positive_int, default=4)
+    parser.add_argument('--cache-views',
+                        type=arg_types.positive_int,
+                        default=4)
     parser.add_argument('--modes', default='abc')
     parser.add_argument('--threads',
-                        type=positive_int,
+                        type=arg_types.positive_int,
                         help='torch CPU threads')
     parser.add_argument('--no-bank-reload',
                         action='store_true',
@@ -83,7 +89,14 @@ def parse_args(argv=None):
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument('--workdir', help=argparse.SUPPRESS)
     parser.add_argument('--only', help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    from mmbeamclip.utils import check_not_input
+    check_not_input(
+        args.json,
+        dict(teacher_dir=args.teacher_dir,
+             teacher_pretrained=args.teacher_pretrained),
+        parser=parser)
+    return args
 
 
 def main(argv=None):

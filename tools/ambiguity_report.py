@@ -29,7 +29,8 @@ from mmpretrain.registry import DATASETS, MODELS
 
 from mmbeamclip.prompts import (PromptRecipe, build_prompt_bank,
                                 resolve_classnames)
-from mmbeamclip.utils import atomic_write_text, load_tool_config
+from mmbeamclip.utils import (atomic_write_text, check_not_input,
+                              load_tool_config, loads_json)
 from mmbeamclip.utils.arg_types import positive_int
 
 CONTEXT_SHORTCUTS = {
@@ -86,6 +87,12 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if bool(args.config) == bool(args.model):
         parser.error('pass either --config or --model (+ --pretrained)')
+    check_not_input(
+        args.out,
+        dict(config=args.config, pretrained=args.pretrained,
+             classes=args.classes, templates=args.templates,
+             contexts=args.contexts),
+        parser=parser)
     return args
 
 
@@ -94,7 +101,7 @@ def parse_contexts(spec):
     if spec in CONTEXT_SHORTCUTS:
         return dict(CONTEXT_SHORTCUTS[spec])
     if spec.lstrip().startswith(('{', '[')):
-        return json.loads(spec)
+        return loads_json(spec, '--contexts')
     return dict(type='JSONContexts', file=spec)
 
 
@@ -264,8 +271,9 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from mmbeamclip.utils import WriteError
     try:
         sys.exit(main())
-    except WriteError as e:  # a full disk: one line naming the file
-        sys.exit(f'ambiguity_report.py: error: {e}')
+    except (OSError, ValueError) as exc:
+        # Bad input (a file, a --contexts value) or a full disk (WriteError
+        # is an OSError naming the file): one line, no traceback.
+        sys.exit(f'ambiguity_report.py: error: {exc}')

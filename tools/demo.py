@@ -28,11 +28,12 @@ import os.path as osp
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
-# Standard library only: stderr is redirected before anything warns.
-from beamclip_bench.console import stderr_to_file  # noqa: E402
 # Quiet at import (tools/library_warnings.py): flags are checked before
 # stderr goes to the log.
 import library_warnings  # noqa: E402,F401
+# Standard library only: stderr is redirected before anything warns.
+from beamclip_bench.console import stderr_to_file  # noqa: E402
+
 from mmbeamclip.utils.arg_types import positive_int  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -55,7 +56,12 @@ def parse_args(argv=None):
     parser.add_argument('--epochs', type=positive_int, default=None,
                         help='distillation epochs (default: the demo '
                         "profile's)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    from mmbeamclip.utils import check_not_input
+    check_not_input(
+        osp.join(REPO, args.work_dir), {'data root': args.data_root},
+        parser=parser)
+    return args
 
 
 def main():

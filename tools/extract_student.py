@@ -19,7 +19,9 @@ data preprocessor gives them, outputs the backbone's feature maps, e.g.
 exporter, which needs the ``onnx`` and ``onnxscript`` packages.
 
 The input checkpoint is loaded without running code (a crafted pickle is
-refused), never overwritten, and the output is written atomically.
+refused; its stored config is read as data, never executed, and one that is
+not plain data is refused: pass ``--config``), never overwritten, and the
+output is written atomically.
 """
 import argparse
 import importlib.util
@@ -31,10 +33,12 @@ import tempfile
 import library_warnings  # noqa: F401  (before mmcv is imported)
 import torch
 
-from mmbeamclip.utils import atomic_torch_save, atomic_write, extract_student
+from mmbeamclip.utils import (atomic_torch_save, atomic_write, check_not_input,
+                              extract_student)
 from mmbeamclip.utils.arg_types import positive_int, ranged
 from mmbeamclip.utils.checkpoint import load_checkpoint
-from mmbeamclip.utils.student_extraction import build_student_backbone
+from mmbeamclip.utils.student_extraction import (build_student_backbone,
+                                                 training_config)
 
 FORMATS = ('pth', 'torchscript', 'onnx')
 # torch.onnx exports no opset older than 7.
@@ -75,18 +79,6 @@ def parse_args(argv=None):
     return args
 
 
-def check_not_input(checkpoint: str, out: str):
-    """Refuse to write over the input, also through a link or other path."""
-    same = osp.abspath(checkpoint) == osp.abspath(out)
-    if not same and osp.exists(out):
-        same = osp.samefile(checkpoint, out)
-    if same:
-        raise ValueError(
-            f'{out} is the input checkpoint {checkpoint}; writing the '
-            'student there would destroy the training checkpoint. Pick '
-            'another output path.')
-
-
 def export_torchscript(backbone, example, out: str):
     with torch.no_grad():
         traced = torch.jit.trace(backbone, example, strict=False)
@@ -125,20 +117,27 @@ def export_onnx(backbone, example, out: str, opset: int):
 
 def main(argv=None):
     args = parse_args(argv)
-    check_not_input(args.checkpoint, args.out)
+    check_not_input(args.out,
+                    dict(checkpoint=args.checkpoint, config=args.config))
     checkpoint = load_checkpoint(args.checkpoint, map_location='cpu')
     try:
         student = extract_student(checkpoint, torchvision=args.torchvision)
     except ValueError as exc:
         raise ValueError(f'{args.checkpoint}: {exc}') from None
+    # The stored config is read as data (never run), and only such a config
+    # is passed on: a crafted one is refused here, not in the next tool.
+    cfg = training_config(checkpoint, args.config, args.checkpoint)
     if args.format == 'pth':
+        if not args.torchvision and cfg is not None:
+            student['meta']['cfg'] = cfg.pretty_text
         atomic_torch_save(student, args.out)
         state = student if args.torchvision else student['state_dict']
         num = sum(v.numel() for v in state.values() if v.is_floating_point())
         print(f'Wrote {len(state)} tensors ({num / 1e6:.2f} M values) to '
               f'{args.out}')
         return
-    backbone = build_student_backbone(checkpoint, args.config)
+    backbone = build_student_backbone(
+        checkpoint, args.config, source=args.checkpoint)
     example = torch.randn(2, 3, args.input_size, args.input_size)
     if args.format == 'torchscript':
         export_torchscript(backbone, example, args.out)

@@ -34,7 +34,11 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='contexts JSON to write')
     parser.add_argument(
         '--quiet', action='store_true', help='do not print the table')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    from mmbeamclip.utils import check_not_input
+    check_not_input(
+        args.out, {'class list': c for c in args.classes[:1]}, parser=parser)
+    return args
 
 
 def resolve(classes):

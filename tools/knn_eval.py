@@ -5,8 +5,9 @@
 
 CHECKPOINT is a BeamCLIP training checkpoint or the output of
 ``tools/extract_student.py`` (``backbone.*`` keys). The backbone is built from
-the config saved in it (or ``--config``; a ResNet-18 when there is none),
-and images are normalised with that config's data preprocessor mean and std.
+the config saved in it (read as data, never executed) or ``--config`` (a
+ResNet-18 when there is none), and images are normalised with that config's
+data preprocessor mean and std.
 ``--data-root`` is an ImageNet-layout folder (``train/<class>/*``,
 ``val/<class>/*``): the train split is the memory bank, the val split is
 classified. Features are the backbone's last feature map, average pooled and
@@ -29,7 +30,7 @@ from mmpretrain.registry import DATASETS, MODELS
 from torch.utils.data import DataLoader
 
 from mmbeamclip.evaluation import knn_accuracy
-from mmbeamclip.utils import atomic_write_text
+from mmbeamclip.utils import atomic_write_text, check_not_input
 from mmbeamclip.utils.arg_types import (non_negative_int, positive_float,
                                         positive_int)
 from mmbeamclip.utils.checkpoint import load_checkpoint
@@ -115,6 +116,10 @@ def preprocessor_config(cfg):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_not_input(
+        args.out,
+        dict(checkpoint=args.checkpoint, config=args.config,
+             data_root=args.data_root))
     init_default_scope('mmpretrain')
     # Data first: a wrong folder fails before the model is built.
     loaders = {
@@ -134,9 +139,10 @@ def main(argv=None):
             f', only in val/: '
             f'{sorted(set(classes["val"]) - set(classes["train"]))})')
     checkpoint = load_checkpoint(args.checkpoint, map_location='cpu')
-    cfg = training_config(checkpoint, args.config)
+    cfg = training_config(checkpoint, args.config, args.checkpoint)
     backbone = build_student_backbone(
-        checkpoint, args.config, default=DEFAULT_BACKBONE).to(args.device)
+        checkpoint, args.config, default=DEFAULT_BACKBONE,
+        source=args.checkpoint).to(args.device)
     preprocessor = MODELS.build(preprocessor_config(cfg))
     start = time.time()
     bank, bank_labels = extract_features(backbone, preprocessor,

@@ -16,6 +16,7 @@ import argparse
 import library_warnings  # noqa: F401  (before mmcv is imported)
 
 from mmbeamclip.models.teachers import OpenCLIPTeacher, stage_open_clip
+from mmbeamclip.utils import check_not_input
 
 
 def parse_args(argv=None):
@@ -25,7 +26,12 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='folder to create')
     parser.add_argument('--cache-dir', help='open_clip download cache')
     parser.add_argument('--force-quick-gelu', action='store_true')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_not_input(
+        args.out,
+        dict(weights=args.pretrained, cache_dir=args.cache_dir),
+        parser=parser)
+    return args
 
 
 def main():

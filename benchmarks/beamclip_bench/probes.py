@@ -12,6 +12,7 @@ from mmpretrain.models import ResNet
 
 from mmbeamclip.models.teachers import IMAGENET_MEAN, IMAGENET_STD
 from mmbeamclip.utils import atomic_write
+from mmbeamclip.utils.checkpoint import load_checkpoint
 from .common import load_image
 
 
@@ -45,8 +46,8 @@ def load_backbone(checkpoint: Optional[str], seed: int = 0) -> ResNet:
     torch.manual_seed(seed)
     net = ResNet(depth=18, out_indices=(3, ))
     if checkpoint is not None:
-        state = torch.load(checkpoint, map_location='cpu',
-                           weights_only=False)['state_dict']
+        # Loaded safely: a crafted pickle never runs here either.
+        state = load_checkpoint(checkpoint)['state_dict']
         state = {
             k[len('backbone.'):]: v
             for k, v in state.items() if k.startswith('backbone.')

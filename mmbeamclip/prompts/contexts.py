@@ -21,7 +21,6 @@ Sources are registered in ``mmbeamclip.registry.CONTEXT_SOURCES`` and built
 from the ``contexts`` option of :class:`PromptBankHook`, e.g.
 ``contexts=dict(type='WordNetHypernyms', max_contexts=2)``.
 """
-import json
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -29,6 +28,7 @@ from mmbeamclip.prompts.wordnet import (GENERIC_VOCABULARY, IMAGENET_CONTEXTS,
                                         find_synset, load_wordnet,
                                         read_contexts_file, synset_record)
 from mmbeamclip.registry import CONTEXT_SOURCES
+from mmbeamclip.utils.fileio import read_json
 from mmbeamclip.utils.ranges import check_range
 
 PLACEMENTS = ('inline', 'sentence')
@@ -274,11 +274,7 @@ class JSONContexts(BaseContextSource):
         super().__init__(**kwargs)
         self.file = file
         self.allow_unknown = allow_unknown
-        with open(file, encoding='utf-8') as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f'{file} is not valid JSON: {e}') from e
+        data = read_json(file)
         if not isinstance(data, dict):
             raise ValueError(f'{file} must hold a JSON object '
                              '{class: [context, ...]}')

@@ -3,7 +3,6 @@
 Templates are format strings with one ``{}`` (not lambdas, as in open_clip
 and mmpretrain), so configs that name them stay serialisable.
 """
-import json
 import os.path as osp
 import string
 import warnings
@@ -12,6 +11,7 @@ from typing import Dict, List, Sequence, Union
 
 from mmbeamclip.prompts.wordnet import (GENERIC_VOCABULARY, IMAGENET_CONTEXTS,
                                         WNID, read_contexts_file)
+from mmbeamclip.utils.fileio import read_json
 
 
 def _open_clip_templates(name: str) -> List[str]:
@@ -102,13 +102,10 @@ CLASS_ID_PRESETS = {
 
 
 def _read_list(path: str) -> List[str]:
-    with open(path, encoding='utf-8') as f:
-        if path.endswith('.json'):
-            try:
-                items = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f'{path} is not valid JSON: {e}') from e
-        else:
+    if path.endswith('.json'):
+        items = read_json(path)
+    else:
+        with open(path, encoding='utf-8') as f:
             items = [line.strip() for line in f if line.strip()]
     if not isinstance(items, list) or not all(
             isinstance(i, str) for i in items):

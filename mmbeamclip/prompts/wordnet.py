@@ -22,7 +22,7 @@ import warnings
 from functools import lru_cache
 from typing import Dict, Optional, Sequence
 
-from mmbeamclip.utils.fileio import atomic_write_text, cache_root
+from mmbeamclip.utils.fileio import atomic_write_text, cache_root, read_json
 
 WNID = re.compile(r'^n\d{8}$')
 DEBIAN_WORDNET_DIR = '/usr/share/wordnet'
@@ -284,11 +284,7 @@ def read_contexts_file(path: str) -> Dict[str, Optional[dict]]:
     Raises:
         ValueError: If the file is not a contexts file.
     """
-    with open(path, encoding='utf-8') as f:
-        try:
-            payload = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f'{path} is not valid JSON: {e}') from e
+    payload = read_json(path)
     classes = payload.get('classes') if isinstance(payload, dict) else None
     if not isinstance(classes, dict):
         raise ValueError(

@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from mmbeamclip.utils.fileio import atomic_write, sha256_file
+from mmbeamclip.utils.fileio import atomic_write, read_json, sha256_file
 from .errors import CacheMismatchError
 
 # Format of the teacher-target cache folders (a manifest of another version
@@ -123,9 +123,8 @@ def read_manifest(cache_dir: str) -> Optional[dict]:
     if not osp.isfile(path):
         return None
     try:
-        with open(path, encoding='utf-8') as f:
-            return json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
+        return read_json(path)
+    except ValueError as e:
         raise CacheMismatchError(
             f'{path} is not a valid cache manifest ({e}); rebuild the cache '
             'with tools/cache_teacher_targets.py.') from e

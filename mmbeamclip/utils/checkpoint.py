@@ -39,6 +39,21 @@ def _history_buffer_getattr(obj, name):
         f'{name!r}) is not an mmengine checkpoint lookup')
 
 
+def _empty_bytes(*args):
+    """``bytes`` as the unpickler may call it: ``bytes()`` only.
+
+    Pickle protocol 2 (torch's) writes an empty ``bytes`` object, e.g. the
+    data of an empty numpy array, as the call ``bytes()``; non-empty ones go
+    through ``_codecs.encode``, which torch allows. ``bytes(n)`` would let a
+    crafted file allocate any amount of memory, so arguments are refused.
+    """
+    if args:
+        raise pickle.UnpicklingError(
+            f'bytes{args!r} is not an mmengine checkpoint value (only the '
+            'empty bytes() of an empty numpy array is)')
+    return b''
+
+
 def _numpy_dtype_classes():
     # numpy>=1.25 may pickle a dtype through its class (numpy.dtypes.*).
     dtypes = getattr(np, 'dtypes', None)
@@ -50,6 +65,7 @@ def _numpy_dtype_classes():
 CHECKPOINT_SAFE_GLOBALS = [
     HistoryBuffer,
     (_history_buffer_getattr, 'builtins.getattr'),
+    (_empty_bytes, 'builtins.bytes'),
     np.ndarray,
     np.dtype,
     _NUMPY_RECONSTRUCT,
@@ -64,7 +80,8 @@ def _torch_reason(exc: Exception) -> str:
     for line in lines:
         if ('GLOBAL' in line or 'Unsupported' in line
                 or 'unrecognized function' in line or 'getattr' in line
-                or 'Can only' in line):
+                or 'Can only' in line
+                or 'not an mmengine checkpoint' in line):
             # torch goes on to suggest allow-listing it: not for us.
             return line.split('. Please use')[0].replace(
                 'WeightsUnpickler error: ', '')

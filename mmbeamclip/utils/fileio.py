@@ -11,11 +11,12 @@ import contextlib
 import errno
 import hashlib
 import io
+import json
 import os
 import os.path as osp
 import shutil
 import tempfile
-from typing import IO, Callable, Iterator
+from typing import IO, Callable, Dict, Iterator, Optional
 
 import torch
 
@@ -177,3 +178,82 @@ def atomic_dir(out_dir: str) -> Iterator[str]:
         if isinstance(e, OSError) and e.errno in NO_SPACE:
             raise write_error(out_dir, e) from e
         raise
+
+
+def _same_path(a: str, b: str) -> bool:
+    a, b = osp.abspath(osp.expanduser(a)), osp.abspath(osp.expanduser(b))
+    if a == b or osp.realpath(a) == osp.realpath(b):
+        return True
+    try:  # a hard link, or another spelling through a bind mount
+        return osp.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def check_not_input(out: Optional[str],
+                    inputs: Dict[str, Optional[str]],
+                    parser=None):
+    """Refuse an output path that is one of a tool's inputs.
+
+    Compared by path, through links (``realpath``) and by inode
+    (``samefile``), so a symlink, a hard link or another spelling of the
+    input is refused too.
+
+    Args:
+        out (str | None): The path the tool would write (None: no output).
+        inputs (dict[str, str | None]): ``{what: path}`` of the inputs,
+            e.g. ``{'checkpoint': 'epoch_1.pth'}``; None values are skipped.
+        parser (argparse.ArgumentParser, optional): A tool's parser: exit
+            through it with one line (status 2) instead of raising.
+
+    Raises:
+        ValueError: ``out`` is one of ``inputs``; the message names both.
+    """
+    if not out:
+        return
+    for what, path in inputs.items():
+        if path and _same_path(out, path):
+            message = (f'{out} is the input {what} {path}; writing there '
+                       'would destroy it. Pick another output path.')
+            if parser is not None:
+                parser.exit(2, f'{parser.prog}: error: {message}\n')
+            raise ValueError(message)
+
+
+def loads_json(text: str, source: str):
+    """``json.loads`` whose every failure is one ``ValueError`` line.
+
+    Args:
+        text (str): JSON text.
+        source (str): Where it came from (a file, an option), named in the
+            error.
+
+    Raises:
+        ValueError: ``text`` is not JSON, or is nested so deeply that the
+            parser would raise ``RecursionError`` (a crafted file).
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f'{source} is not valid JSON: {exc}') from None
+    except RecursionError:
+        raise ValueError(
+            f'{source} is not valid JSON: it is nested too deeply to '
+            'read (RecursionError)') from None
+
+
+def read_json(path: str):
+    """A JSON file, read with :func:`loads_json` (UTF-8).
+
+    Raises:
+        ValueError: The file is not UTF-8 or not JSON, or nests too deep.
+        OSError: The file cannot be read.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f'{path} is not valid JSON: not UTF-8 text ({exc.reason} at '
+            f'byte {exc.start})') from None
+    return loads_json(text, path)

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 import torch
 
-from .fileio import atomic_dir
+from .fileio import atomic_dir, read_json
 
 LOCAL_DIR_PREFIX = 'local-dir:'
 CONFIG_FILE = 'open_clip_config.json'
@@ -69,7 +69,8 @@ def read_local_dir_config(folder: str) -> dict:
     if not osp.isfile(path):
         raise FileNotFoundError(f'{folder!r} has no {CONFIG_FILE}')
     try:
-        with open(path, encoding='utf-8') as f:
-            return json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f'{path} is not a valid open_clip config: {e}') from e
+        return read_json(path)
+    except ValueError as e:
+        # read_json names the file; say what it is for.
+        raise ValueError(f'{e} (the open_clip config of local-dir:{folder}; '
+                         'stage the teacher again)') from None

@@ -15,6 +15,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
+from .stored_config import parse_stored_config
+
 STUDENT_PREFIX = 'backbone.'
 
 
@@ -56,28 +58,36 @@ def extract_student(checkpoint: dict, torchvision: bool = False) -> dict:
 
 
 def training_config(checkpoint: dict,
-                    config: Optional[str] = None) -> Optional[Config]:
+                    config: Optional[str] = None,
+                    source: str = 'the checkpoint') -> Optional[Config]:
     """The config a checkpoint was trained with.
 
     Args:
         checkpoint (dict): An mmengine checkpoint, or what
             :func:`extract_student` wrote (it keeps ``meta['cfg']``).
-        config (str, optional): A config file that takes precedence.
+        config (str, optional): A config file that takes precedence (the
+            user's own file, executed as any mmengine config is).
+        source (str): The checkpoint's path, named in errors.
 
     Returns:
         Config | None: The config, or None when the checkpoint holds none
         and no file is given.
+
+    Raises:
+        ValueError: The stored config is not plain data; it is read with
+            :func:`parse_stored_config`, never executed.
     """
     if config is not None:
         return Config.fromfile(config)
-    text = checkpoint.get('meta', {}).get('cfg') if isinstance(
-        checkpoint, dict) else None
-    return Config.fromstring(text, file_format='.py') if text else None
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    text = meta.get('cfg') if isinstance(meta, dict) else None
+    return parse_stored_config(text, source)
 
 
 def build_student_backbone(checkpoint: dict,
                            config: Optional[str] = None,
-                           default: Optional[dict] = None) -> torch.nn.Module:
+                           default: Optional[dict] = None,
+                           source: str = 'the checkpoint') -> torch.nn.Module:
     """The mmpretrain student backbone with a checkpoint's weights.
 
     Args:
@@ -86,18 +96,19 @@ def build_student_backbone(checkpoint: dict,
             build; by default the config saved in the checkpoint.
         default (dict, optional): Backbone config used when neither gives
             one, e.g. ``dict(type='ResNet', depth=18)``.
+        source (str): The checkpoint's path, named in errors.
 
     Returns:
         nn.Module: The backbone with the ``backbone.*`` weights, in eval
         mode, on the CPU.
     """
-    cfg = training_config(checkpoint, config)
+    cfg = training_config(checkpoint, config, source)
     backbone_cfg = cfg.get('model', {}).get('backbone') if cfg else None
     if backbone_cfg is None:
         if default is None:
-            source = config or 'the checkpoint (no meta["cfg"])'
+            given = config or f'{source} (no meta["cfg"])'
             raise ValueError(
-                f'{source} gives no model.backbone config; pass the '
+                f'{given} gives no model.backbone config; pass the '
                 'training config')
         backbone_cfg = default
     backbone_cfg = dict(backbone_cfg)

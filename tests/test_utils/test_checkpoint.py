@@ -95,6 +95,20 @@ def test_getattr_is_limited_to_history_buffer_statistics(tmp_path):
     assert load_checkpoint(path)['x'] is HistoryBuffer.mean
 
 
+def test_empty_numpy_arrays_load(tmp_path):
+    # protocol 2 pickles the empty data of an empty array as bytes()
+    path = str(tmp_path / 'empty.pth')
+    empty = dict(a=np.zeros(0), b=np.zeros((0, 3), np.int64), c=b'')
+    torch.save(empty, path)
+    loaded = load_checkpoint(path)
+    assert loaded['b'].shape == (0, 3) and loaded['b'].dtype == np.int64
+    assert loaded['a'].size == 0 and loaded['c'] == b''
+    # but bytes(n) is refused: it would allocate n bytes of the file's choice
+    torch.save({'x': RunsCommand(bytes, 10**6)}, path)
+    with pytest.raises(pickle.UnpicklingError, match=r'bytes\(1000000'):
+        load_checkpoint(path)
+
+
 @pytest.mark.parametrize('content', [b'', b'hello world\n', 'truncated'],
                          ids=['empty', 'text', 'truncated'])
 def test_not_a_checkpoint_names_the_file(content, tmp_path):

@@ -86,3 +86,68 @@ def test_stock_tools_refuse_crafted_checkpoint(setup, how):
     assert 'call was not an allowed global' in log  # names the culprit
     assert not marker.exists()
     assert not [f for f in os.listdir(work_dir) if f.endswith('.pth')]
+
+
+def crafted_config_checkpoint(path, marker):
+    """A checkpoint whose pickle is clean but whose stored config would run
+    a command if executed (``Config.fromstring`` did)."""
+    cfg = (f"_x = __import__('os').system('touch {marker}')\n"
+           "model = dict(backbone=dict(type='ResNet', depth=18))\n")
+    torch.save(
+        dict(
+            meta=dict(epoch=1, cfg=cfg),
+            state_dict={'backbone.conv1.weight': torch.zeros(64, 3, 7, 7)}),
+        str(path))
+    return str(path)
+
+
+@pytest.mark.parametrize('how', ['knn_eval', 'pth', 'torchscript', 'onnx'])
+def test_stored_config_never_runs(setup, how):
+    """Every tool that reads a checkpoint's stored config reads it as data:
+    knn_eval and every extract_student format (the plain .pth too, so the
+    payload is never carried into a student.pth for the next tool)."""
+    tmp, _, _, env, _ = setup
+    marker = tmp / f'CFG_MARKER_{how}'
+    ckpt = crafted_config_checkpoint(tmp / f'cfg_{how}.pth', marker)
+    out = str(tmp / f'student_{how}.out')
+    if how == 'knn_eval':
+        cmd = ['tools/knn_eval.py', ckpt, '--data-root', env['DATA_ROOT'],
+               '--workers', '0', '--img-size', '32']
+    else:
+        cmd = ['tools/extract_student.py', ckpt, out, '--format', how]
+    proc = run_tool([sys.executable] + cmd, cwd=ROOT, env=env, timeout=300)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0, log[-3000:]
+    assert not marker.exists(), 'the stored config was executed'
+    assert not osp.exists(out), 'a student was written'
+    lines = [line for line in log.splitlines() if 'error' in line]
+    assert len(lines) == 1 and ckpt in lines[0], log[-3000:]
+    assert 'not plain data' in lines[0] and '--config' in lines[0]
+    assert 'Traceback' not in log
+
+
+def test_extraction_chain_passes_a_data_config_on(setup):
+    """extract_student -> student.pth -> knn_eval works with a real stored
+    config, which the student carries as data (no payload can ride along:
+    a config that is not data is refused at extraction, above)."""
+    from mmbeamclip.utils.checkpoint import load_checkpoint
+    tmp, _, _, env, _ = setup
+    ckpt, student = str(tmp / 'train.pth'), str(tmp / 'student.pth')
+    cfg = ("model = dict(backbone=dict(type='ResNet', depth=18, "
+           "out_indices=(3, )), data_preprocessor=dict(mean=[0, 0, 0], "
+           "std=[255., 255., 255.], to_rgb=True))\n")
+    from mmpretrain.models import ResNet
+    state = {f'backbone.{k}': v
+             for k, v in ResNet(depth=18).state_dict().items()}
+    torch.save(dict(meta=dict(cfg=cfg), state_dict=state), ckpt)
+    proc = run_tool([sys.executable, 'tools/extract_student.py', ckpt,
+                     student], cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    stored = load_checkpoint(student)['meta']['cfg']
+    assert 'std=[' in stored and '__import__' not in stored
+    proc = run_tool([sys.executable, 'tools/knn_eval.py', student,
+                     '--data-root', env['DATA_ROOT'], '--workers', '0',
+                     '--img-size', '32', '--k', '3'],
+                    cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert 'k=3' in proc.stdout

@@ -8,7 +8,6 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from mmbeamclip.utils.ranges import check_range
-
 from ..necks import backbone_output_shape, complete_neck_cfg, last_output
 from .simclr import simclr_pos_neg
 

@@ -5,7 +5,6 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
 from mmbeamclip.utils.ranges import check_range
-
 from ..losses import cosine_regression
 from .anchor_bank import AnchorBank
 

@@ -4,7 +4,6 @@ import torch
 from mmpretrain.registry import MODELS
 
 from mmbeamclip.utils.ranges import check_range
-
 from ..losses import cosine_regression
 from .anchor_bank import AnchorBank
 
