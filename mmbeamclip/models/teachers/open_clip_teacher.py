@@ -15,7 +15,8 @@ from mmbeamclip.utils.local_dir import (CONFIG_FILE, LOCAL_DIR_PREFIX,
 from mmbeamclip.utils.ranges import check_range
 from .base import BaseTeacher
 from .identity import check_precision, open_clip_teacher_id
-from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, InputPreprocessing
+from .preprocessing import (IMAGENET_MEAN, IMAGENET_STD, InputPreprocessing,
+                            resize_mode_of, resize_options)
 
 STAGING_HELP = (
     'On a machine without internet, stage the weights first: on a machine '
@@ -168,6 +169,8 @@ class OpenCLIPTeacher(BaseTeacher):
             size)
         self.clip_mean = tuple(float(m) for m in preprocess['mean'])
         self.clip_std = tuple(float(s) for s in preprocess['std'])
+        self.interpolation = resize_mode_of(
+            preprocess.get('interpolation'), model_name)
         self.quick_gelu = any(
             isinstance(m, QuickGELU) for m in self.model.modules())
         if text_only:
@@ -308,9 +311,9 @@ class OpenCLIPTeacher(BaseTeacher):
             x = F.interpolate(
                 x,
                 size=self.image_size,
-                mode='bicubic',
-                align_corners=False,
-                antialias=x.shape[-1] > self.image_size[-1])
+                mode=self.interpolation,
+                **resize_options(self.interpolation,
+                                 x.shape[-1] > self.image_size[-1]))
         return x
 
     # ---------------------------------------------------------------- encode
