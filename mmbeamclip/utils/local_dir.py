@@ -51,11 +51,17 @@ def loaded_files(folder: str):
             n.endswith(WEIGHT_SUFFIXES) and not n.startswith('.')))
     for name in names:
         path = osp.join(folder, name)
-        if not stat.S_ISREG(os.stat(path).st_mode):
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = 'a FIFO' if stat.S_ISFIFO(mode) else 'a device' if (
+                stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else 'a folder' \
+                if stat.S_ISDIR(mode) else 'not a regular file'
+            if osp.islink(path):
+                kind += f' (a link to {os.readlink(path)!r})'
             raise ValueError(
-                f'{path} in the teacher folder is not a regular file (a link '
-                f'to {osp.realpath(path)!r}?); the teacher reads it, so '
-                'replace it with the real file.')
+                f'{path} in the teacher folder is {kind}, not a regular '
+                'file; the teacher would read it, so replace it with the '
+                'real file or remove it.')
     return names
 
 

@@ -103,9 +103,10 @@ def check_torchvision_resnet(state: dict) -> str:
     for key, value in state.items():
         shape = tuple(expected[key].shape) if key in expected else None
         if shape != tuple(value.shape):
+            found = f'of shape {shape}' if shape else 'no such tensor'
             raise ValueError(
-                f'the student tensor {key!r} {tuple(value.shape)} has no '
-                f'counterpart in torchvision {name} ({shape}); {help_}')
+                f'the student tensor {key!r} {tuple(value.shape)} does not '
+                f'fit torchvision {name} ({found}); {help_}')
     missing = sorted(set(expected) - set(state))
     if missing:
         raise ValueError(f'the student lacks torchvision {name} tensors '

@@ -102,7 +102,7 @@ def fewer_images_than_batch(ctx):
 
 CASES = [
     Case('teacher-dir-device-link', 'silent', teacher_dir_device_link,
-         ValueError, ('extra.bin', 'not a regular file'),
+         ValueError, ('extra.bin', 'not a regular file', '/dev/zero'),
          'a `local-dir:` teacher folder holding `extra.bin -> /dev/zero`: '
          'refused naming the file (fingerprinting hung forever); other '
          'files the teacher never loads are not read at all'),
