@@ -2,6 +2,10 @@
 from . import compat
 
 compat.apply()
+# Data the stock tools would skip silently or that cannot train.
+from .datasets import data_checks  # noqa: E402
+
+data_checks.apply()
 
 from . import (datasets, engine, models, prompts,  # noqa: E402,F401
                teacher_cache, utils)

@@ -9,8 +9,9 @@ import numpy as np
 from mmbeamclip.utils.fileio import sha256_file
 from .errors import CacheMismatchError, CacheMissError
 from .fingerprint import describe_difference
-from .layout import (MANIFEST, SHARD_KINDS, TEACHER_CACHE_VERSION,
-                     check_embeddings, read_manifest, shard_bounds, shard_path)
+from .layout import (MANIFEST, NORM_TOLERANCE, SHARD_KINDS,
+                     TEACHER_CACHE_VERSION, check_embeddings, read_manifest,
+                     shard_bounds, shard_path)
 
 VERIFY_LEVELS = ('full', 'size')
 # Caches already verified in full by this process, by file versions.
@@ -25,6 +26,12 @@ def _versions(cache_dir: str, num_shards: int) -> tuple:
     return tuple(
         (p, st.st_size, st.st_mtime_ns)
         for p, st in ((p, os.stat(p)) for p in paths))
+
+
+def _identity(st: os.stat_result) -> tuple:
+    """What tells one version of a file from another: a file replaced by
+    a rename (how caches are written) has a new inode."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 class TeacherTargetCache:
@@ -53,6 +60,12 @@ class TeacherTargetCache:
             raise ValueError(f'verify must be one of {VERIFY_LEVELS}, got '
                              f'{verify!r}')
         self.cache_dir = cache_dir
+        manifest_path = osp.join(cache_dir, MANIFEST)
+        # Identity of every file as opened: data-loader workers reopen the
+        # shards, and must not read another cache written there since.
+        self._files: Dict[str, tuple] = {}
+        if osp.isfile(manifest_path):
+            self._files[manifest_path] = _identity(os.stat(manifest_path))
         manifest = read_manifest(cache_dir)
         if manifest is None:
             raise FileNotFoundError(
@@ -76,6 +89,7 @@ class TeacherTargetCache:
         self.shard_size = int(manifest['shard_size'])
         self._shards: Dict[Tuple[int, str], np.ndarray] = {}
         self.verify(verify)
+        self._check_manifest()
 
     def __getstate__(self):
         # Memory maps are reopened in each process instead of pickled.
@@ -110,7 +124,8 @@ class TeacherTargetCache:
                         f'{path} is missing from the teacher-target cache; '
                         'rebuild the cache with '
                         'tools/cache_teacher_targets.py.')
-                size = osp.getsize(path)
+                self._files[path] = _identity(os.stat(path))
+                size = self._files[path][2]
                 if size != record[kind]['bytes']:
                     raise CacheMismatchError(
                         f'{path} has {size} bytes, the manifest records '
@@ -134,11 +149,46 @@ class TeacherTargetCache:
                         'Rebuild the cache.')
         _VERIFIED.add(versions)
 
+    def _replaced(self, path: str) -> CacheMismatchError:
+        return CacheMismatchError(
+            f'The teacher-target cache {self.cache_dir} changed while in use '
+            f'({osp.basename(path)} was replaced or edited since the cache '
+            'was opened): a run must not read two caches at once. Do not '
+            'rebuild a cache a run is reading; restart the run.')
+
+    def _check_manifest(self):
+        path = osp.join(self.cache_dir, MANIFEST)
+        try:
+            now = _identity(os.stat(path))
+        except FileNotFoundError:
+            now = None
+        if now != self._files.get(path):
+            raise self._replaced(path)
+
     def _shard(self, shard: int, kind: str) -> np.ndarray:
         key = (shard, kind)
         if key not in self._shards:
-            self._shards[key] = np.load(
-                shard_path(self.cache_dir, shard, kind), mmap_mode='r')
+            self._check_manifest()
+            path = shard_path(self.cache_dir, shard, kind)
+            try:
+                f = open(path, 'rb')
+            except FileNotFoundError:
+                raise self._replaced(path) from None
+            with f:
+                # Map the file checked, not whatever the name points at now.
+                if _identity(os.fstat(f.fileno())) != self._files.get(path):
+                    raise self._replaced(path)
+                fmt = np.lib.format
+                read_header = fmt.read_array_header_1_0 if fmt.read_magic(
+                    f) == (1, 0) else fmt.read_array_header_2_0
+                shape, fortran, dtype = read_header(f)
+                self._shards[key] = np.memmap(
+                    f,
+                    dtype=dtype,
+                    mode='r',
+                    offset=f.tell(),
+                    shape=shape,
+                    order='F' if fortran else 'C')
         return self._shards[key]
 
     def _check_index(self, sample_idx: int):
@@ -159,7 +209,18 @@ class TeacherTargetCache:
         """
         self._check_index(sample_idx)
         shard, row = divmod(sample_idx, self.shard_size)
-        return np.asarray(self._shard(shard, 'views')[row])
+        views = np.asarray(self._shard(shard, 'views')[row])
+        x1, y1, x2, y2, flip = views.T
+        bad = (x1 < 0) | (y1 < 0) | (x2 < x1) | (y2 < y1) | (
+            (flip != 0) & (flip != 1))
+        if bad.any():
+            # Checked where used: verify='size' does not read the shards.
+            raise CacheMismatchError(
+                f'{shard_path(self.cache_dir, shard, "views")}: the view '
+                f'record {views[bad][0].tolist()} of sample {sample_idx} is '
+                'not a crop box x1<=x2, y1<=y2 (>= 0) with flip 0 or 1: the '
+                'file is damaged. Rebuild the cache.')
+        return views
 
     def lookup(self, sample_idx: Sequence[int],
                view: Sequence[int]) -> np.ndarray:
@@ -192,7 +253,21 @@ class TeacherTargetCache:
         for s in np.unique(shard):
             mask = shard == s
             out[mask] = self._shard(int(s), 'emb')[row[mask], view[mask]]
+        self._check_targets(out, idx)
         return out
+
+    def _check_targets(self, targets: np.ndarray, idx: np.ndarray):
+        # Checked where used: verify='size' does not read the shards.
+        norm = np.linalg.norm(targets.astype(np.float32), axis=-1)
+        bad = ~(np.abs(norm - 1) <= NORM_TOLERANCE)
+        if bad.any():
+            i = int(np.argmax(bad))
+            shard = int(idx[i]) // self.shard_size
+            raise CacheMismatchError(
+                f'{shard_path(self.cache_dir, shard, "emb")}: the target of '
+                f'sample {int(idx[i])} has norm {norm[i]:.4g}, not 1: the '
+                'file is damaged. Rebuild the cache with '
+                'tools/cache_teacher_targets.py.')
 
     def check(self,
               teacher_id: Optional[str] = None,

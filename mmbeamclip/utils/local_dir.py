@@ -6,7 +6,9 @@ CLIP weights, the benchmark's proxy teacher and the tests' tiny teachers are
 all written here, so they load through one path.
 """
 import json
+import os
 import os.path as osp
+import stat
 from typing import Callable, Optional
 
 import torch
@@ -16,6 +18,51 @@ from .fileio import atomic_dir, read_json
 LOCAL_DIR_PREFIX = 'local-dir:'
 CONFIG_FILE = 'open_clip_config.json'
 WEIGHTS_FILE = 'open_clip_pytorch_model.bin'
+# Files of a folder open_clip may load: weights (any of these suffixes) and
+# the tokenizer files a Hugging Face tokenizer reads from the folder.
+WEIGHT_SUFFIXES = ('.safetensors', '.bin', '.pth', '.pt', '.npz')
+TOKENIZER_FILES = ('tokenizer.json', 'tokenizer_config.json',
+                   'special_tokens_map.json', 'added_tokens.json',
+                   'vocab.txt', 'vocab.json', 'merges.txt', 'spiece.model',
+                   'sentencepiece.bpe.model', 'tokenizer.model',
+                   'config.json')
+
+
+def loaded_files(folder: str):
+    """The files of a ``local-dir:`` folder the teacher loads.
+
+    Only the config, weight and tokenizer files at the top of the folder
+    (other files and sub-folders are never read), and only regular files: a
+    link to a device or a FIFO (e.g. ``/dev/zero``) would make hashing the
+    folder hang.
+
+    Args:
+        folder (str): The folder.
+
+    Returns:
+        List[str]: Sorted file names, relative to ``folder``.
+
+    Raises:
+        ValueError: One of them is not a regular file.
+    """
+    names = sorted(
+        n for n in os.listdir(folder)
+        if n == CONFIG_FILE or n in TOKENIZER_FILES or (
+            n.endswith(WEIGHT_SUFFIXES) and not n.startswith('.')))
+    for name in names:
+        path = osp.join(folder, name)
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = 'a FIFO' if stat.S_ISFIFO(mode) else 'a device' if (
+                stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else 'a folder' \
+                if stat.S_ISDIR(mode) else 'not a regular file'
+            if osp.islink(path):
+                kind += f' (a link to {os.readlink(path)!r})'
+            raise ValueError(
+                f'{path} in the teacher folder is {kind}, not a regular '
+                'file; the teacher would read it, so replace it with the '
+                'real file or remove it.')
+    return names
 
 
 def write_local_dir(out_dir: str,

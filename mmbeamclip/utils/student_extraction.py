@@ -48,13 +48,72 @@ def extract_student(checkpoint: dict, torchvision: bool = False) -> dict:
             'the checkpoint has no "backbone." weights; is it a BeamCLIP '
             '(or other mmpretrain) checkpoint?')
     if torchvision:
-        return OrderedDict(
+        state = OrderedDict(
             (k[len(STUDENT_PREFIX):], v) for k, v in backbone.items())
+        check_torchvision_resnet(state)
+        return state
     meta = dict(checkpoint.get('meta', {}))
     # Keep provenance, drop what only resuming needs.
     for key in ('message_hub', 'optimizer', 'param_schedulers'):
         meta.pop(key, None)
     return dict(state_dict=backbone, meta=meta)
+
+
+# torchvision ResNets by (bottleneck blocks, blocks per stage).
+TORCHVISION_RESNETS = {
+    (False, (2, 2, 2, 2)): 'resnet18',
+    (False, (3, 4, 6, 3)): 'resnet34',
+    (True, (3, 4, 6, 3)): 'resnet50',
+    (True, (3, 4, 23, 3)): 'resnet101',
+    (True, (3, 8, 36, 3)): 'resnet152',
+}
+
+
+def check_torchvision_resnet(state: dict) -> str:
+    """Check that a student state dict loads into a torchvision ResNet.
+
+    Every student tensor must have a torchvision key of the same shape and
+    every torchvision tensor but the classifier (``fc``) must be given, so
+    what ``--torchvision`` writes loads whole, never as a few matching keys.
+
+    Args:
+        state (dict): Student weights without the ``backbone.`` prefix.
+
+    Returns:
+        str: The torchvision constructor it loads into, e.g. 'resnet18'.
+
+    Raises:
+        ValueError: Naming the first tensor that does not fit.
+    """
+    from torchvision.models import resnet
+    blocks = tuple(1 + max((int(k.split('.')[1]) for k in state
+                            if k.startswith(f'layer{i}.')), default=-1)
+                   for i in range(1, 5))
+    name = TORCHVISION_RESNETS.get(('layer1.0.conv3.weight' in state,
+                                    blocks))
+    help_ = ('--torchvision exports only torchvision-style ResNet students '
+             '(mmpretrain ResNet, depth 18-152); export this student '
+             'without --torchvision (mmpretrain keys) or with --format '
+             'torchscript / onnx.')
+    if name is None:
+        some = ', '.join(list(state)[:3])
+        raise ValueError(f'the student ({some}, ...) is not a ResNet '
+                         f'torchvision has; {help_}')
+    with torch.device('meta'):
+        expected = getattr(resnet, name)().state_dict()
+    expected = {k: v for k, v in expected.items() if not k.startswith('fc.')}
+    for key, value in state.items():
+        shape = tuple(expected[key].shape) if key in expected else None
+        if shape != tuple(value.shape):
+            found = f'of shape {shape}' if shape else 'no such tensor'
+            raise ValueError(
+                f'the student tensor {key!r} {tuple(value.shape)} does not '
+                f'fit torchvision {name} ({found}); {help_}')
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        raise ValueError(f'the student lacks torchvision {name} tensors '
+                         f'{missing[:3]}; {help_}')
+    return name
 
 
 def training_config(checkpoint: dict,
@@ -115,7 +174,9 @@ def build_student_backbone(checkpoint: dict,
     backbone_cfg.pop('init_cfg', None)
     init_default_scope('mmpretrain')
     backbone = MODELS.build(backbone_cfg)
-    state = extract_student(checkpoint, torchvision=True)
+    state = OrderedDict(
+        (k[len(STUDENT_PREFIX):], v)
+        for k, v in extract_student(checkpoint)['state_dict'].items())
     missing, unexpected = backbone.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(

@@ -14,7 +14,8 @@ from typing import Dict, Optional, Tuple
 import open_clip
 
 from mmbeamclip.utils.fileio import sha256_file
-from mmbeamclip.utils.local_dir import CONFIG_FILE, LOCAL_DIR_PREFIX
+from mmbeamclip.utils.local_dir import (CONFIG_FILE, LOCAL_DIR_PREFIX,
+                                        loaded_files)
 
 # The precisions open_clip's create_model understands.
 PRECISIONS = ('fp32', 'fp16', 'bf16', 'pure_fp16', 'pure_bf16')
@@ -51,15 +52,12 @@ def file_sha256(path: str) -> str:
 
 
 def _folder_fingerprint(folder: str) -> str:
-    """Hash of every file of a ``local-dir:`` folder (config, weights,
-    tokenizer files), by relative path."""
+    """Hash of the files of a ``local-dir:`` folder the teacher loads
+    (config, weights, tokenizer files), by name; see :func:`loaded_files`."""
     digest = hashlib.sha256()
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
-        for name in sorted(f for f in files if not f.startswith('.')):
-            path = osp.join(root, name)
-            digest.update(f'{osp.relpath(path, folder)}:'
-                          f'{file_sha256(path)}\n'.encode())
+    for name in loaded_files(folder):
+        digest.update(
+            f'{name}:{file_sha256(osp.join(folder, name))}\n'.encode())
     return digest.hexdigest()
 
 

@@ -1,4 +1,3 @@
-import os
 import os.path as osp
 from typing import List, Optional, Sequence
 
@@ -11,11 +10,13 @@ from open_clip.model import get_input_dtype
 from open_clip.transformer import QuickGELU
 
 from mmbeamclip.utils.local_dir import (CONFIG_FILE, LOCAL_DIR_PREFIX,
+                                        WEIGHT_SUFFIXES, loaded_files,
                                         read_local_dir_config)
 from mmbeamclip.utils.ranges import check_range
 from .base import BaseTeacher
 from .identity import check_precision, open_clip_teacher_id
-from .preprocessing import IMAGENET_MEAN, IMAGENET_STD, InputPreprocessing
+from .preprocessing import (IMAGENET_MEAN, IMAGENET_STD, InputPreprocessing,
+                            resize_mode_of, resize_options)
 
 STAGING_HELP = (
     'On a machine without internet, stage the weights first: on a machine '
@@ -24,7 +25,6 @@ STAGING_HELP = (
     "`pretrained='local-dir:DIR'` (or point `pretrained` at an "
     'open_clip_pytorch_model.bin / .safetensors file). Set HF_HUB_OFFLINE=1 '
     'so a missing download fails at once instead of retrying.')
-WEIGHT_SUFFIXES = ('.safetensors', '.bin', '.pth', '.pt', '.npz')
 # What the first bytes of a weight file open_clip can read look like:
 # torch.save zip archives and .npz (zip), legacy torch.save (pickle
 # protocol >= 2), .npy.
@@ -61,9 +61,10 @@ def _check_weight_file(path: str, model_name: str):
 def _weight_files(pretrained: str) -> List[str]:
     if pretrained.startswith(LOCAL_DIR_PREFIX):
         folder = pretrained[len(LOCAL_DIR_PREFIX):]
-        return sorted(
-            osp.join(folder, f) for f in os.listdir(folder)
-            if f.endswith(WEIGHT_SUFFIXES))
+        return [
+            osp.join(folder, f) for f in loaded_files(folder)
+            if f.endswith(WEIGHT_SUFFIXES)
+        ]
     return [pretrained] if osp.isfile(pretrained) else []
 
 
@@ -168,6 +169,8 @@ class OpenCLIPTeacher(BaseTeacher):
             size)
         self.clip_mean = tuple(float(m) for m in preprocess['mean'])
         self.clip_std = tuple(float(s) for s in preprocess['std'])
+        self.interpolation = resize_mode_of(
+            preprocess.get('interpolation'), model_name)
         self.quick_gelu = any(
             isinstance(m, QuickGELU) for m in self.model.modules())
         if text_only:
@@ -308,9 +311,9 @@ class OpenCLIPTeacher(BaseTeacher):
             x = F.interpolate(
                 x,
                 size=self.image_size,
-                mode='bicubic',
-                align_corners=False,
-                antialias=x.shape[-1] > self.image_size[-1])
+                mode=self.interpolation,
+                **resize_options(self.interpolation,
+                                 x.shape[-1] > self.image_size[-1]))
         return x
 
     # ---------------------------------------------------------------- encode

@@ -20,6 +20,40 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 CHANNEL_ORDERS = ('rgb', 'bgr')
 # mmcv's image loaders (LoadImageFromFile, imfrombytes) decode to BGR.
 LOADED_ORDER = 'bgr'
+# open_clip's preprocess_cfg interpolations and the torch resize mode each
+# means at inference ('random' is a training augmentation: bicubic at
+# inference, as open_clip's own transform does).
+INTERPOLATIONS = dict(
+    bicubic='bicubic', bilinear='bilinear', random='bicubic',
+    nearest='nearest')
+
+
+def resize_mode_of(interpolation, owner: str) -> str:
+    """The ``F.interpolate`` mode of an open_clip ``interpolation``.
+
+    Args:
+        interpolation (str, optional): From the model's ``preprocess_cfg``;
+            None means open_clip's default, bicubic.
+        owner (str): What to name in the error.
+
+    Raises:
+        ValueError: An interpolation open_clip does not define.
+    """
+    name = interpolation or 'bicubic'
+    if name not in INTERPOLATIONS:
+        raise ValueError(
+            f'Teacher {owner!r}: preprocess_cfg interpolation={name!r} is '
+            f'not one of {sorted(INTERPOLATIONS)}; fix the model\'s '
+            'open_clip_config.json.')
+    return INTERPOLATIONS[name]
+
+
+def resize_options(mode: str, downscale: bool) -> dict:
+    """``F.interpolate`` options for ``mode`` (antialias when shrinking,
+    which only the smooth modes take)."""
+    if mode == 'nearest':
+        return {}
+    return dict(align_corners=False, antialias=downscale)
 
 
 def _three(values, name: str, owner: str) -> Tuple[float, float, float]:
