@@ -6,12 +6,11 @@ import pickle
 
 import numpy as np
 import torch
+from case import Case
+from cases_teachers import _cache, _copy_tiny
 from mmpretrain.datasets import CustomDataset
 from mmpretrain.models import MobileNetV2
 from PIL import Image
-
-from case import Case
-from cases_teachers import _cache, _copy_tiny
 
 from mmbeamclip.datasets.data_checks import SkippedFilesWarning, check_steps
 from mmbeamclip.models.teachers import OpenCLIPTeacher, open_clip_teacher_id

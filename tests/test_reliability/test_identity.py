@@ -35,7 +35,8 @@ def test_teacher_folder_reads_only_what_the_teacher_loads(
     assert 'notes' not in loaded_files(folder)
     # A file the tokenizer would load, as a FIFO: refused, not a hang.
     os.mkfifo(osp.join(folder, 'tokenizer.json'))
-    with pytest.raises(ValueError, match='tokenizer.json.*a FIFO, not a regular'):
+    with pytest.raises(ValueError,
+                       match='tokenizer.json.*a FIFO, not a regular'):
         open_clip_teacher_id('tiny', f'local-dir:{folder}')
 
 
