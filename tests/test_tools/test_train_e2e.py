@@ -91,7 +91,9 @@ def trained(env, tiny_clip_dir, tmp_path_factory):
     """Two epochs (4 iterations each) with the stock tools/train.py, from a
     config that writes ``custom_imports=['mmbeamclip']``."""
     work_dir = str(tmp_path_factory.mktemp('work'))
-    config = short_imports_config(work_dir, ['mmbeamclip'])
+    # Outside the work dir, where mmengine dumps the merged config.
+    config = short_imports_config(
+        tmp_path_factory.mktemp('config'), ['mmbeamclip'])
     # A fresh interpreter: the library warnings fire while mmcv and
     # mmengine import, which a run forked after those imports never shows.
     log = run(

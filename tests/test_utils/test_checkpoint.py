@@ -133,8 +133,9 @@ def test_extract_student_keeps_backbone_and_provenance():
     assert list(student['state_dict']) == ['backbone.w']
     assert 'message_hub' not in student['meta']
     assert student['meta']['cfg'] == ckpt['meta']['cfg']
-    bare = extract_student(ckpt, torchvision=True)
-    assert list(bare) == ['w']
+    # Plain torchvision keys only for a student torchvision can load.
+    with pytest.raises(ValueError, match='not a ResNet torchvision has'):
+        extract_student(ckpt, torchvision=True)
     assert training_config(student).model.backbone.depth == 18
     with pytest.raises(ValueError, match='backbone'):
         extract_student({'state_dict': {'head.w': torch.zeros(1)}})

@@ -52,7 +52,7 @@ def setup(tmp_path_factory, tiny_clip_dir):
         f'model.target_generator.pretrained=local-dir:{tiny_clip_dir}',
         'model.neck.out_channels=32', 'train_dataloader.num_workers=0',
         'val_dataloader.num_workers=0', 'test_dataloader.num_workers=0',
-        'train_cfg.max_epochs=1'
+        'train_dataloader.batch_size=4', 'train_cfg.max_epochs=1'
     ]
     return tmp, marker, evil, env, options
 
