@@ -21,7 +21,11 @@ def test_normalize_custom_imports():
 
 @pytest.mark.parametrize('imports', [['json', 'csv'], 'json'])
 def test_fromfile_accepts_short_forms(tmp_path, monkeypatch, imports):
-    monkeypatch.setattr(Config, 'fromfile', Config.__dict__['fromfile'])
+    # mmengine's own fromfile, also when a test before this one (in this
+    # process) applied the patch, which keeps it as __wrapped__.
+    current = Config.__dict__['fromfile'].__func__
+    monkeypatch.setattr(Config, 'fromfile',
+                        staticmethod(getattr(current, '__wrapped__', current)))
     path = tmp_path / 'cfg.py'
     path.write_text(f'custom_imports = {imports!r}\nx = 1\n')
     with pytest.raises(TypeError, match='mapping'):
