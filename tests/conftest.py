@@ -78,6 +78,18 @@ def write_image_folder(root, classes=('n01440764', 'n02102040'), n_train=8,
     return str(root)
 
 
+def tool_env(tmp_path_factory, **extra):
+    """The environment of a tool run: offline, a fresh prompt-bank cache,
+    this checkout first on ``PYTHONPATH``, plus ``extra`` variables."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return dict(
+        os.environ,
+        HF_HUB_OFFLINE='1',
+        MMBEAMCLIP_CACHE=str(tmp_path_factory.mktemp('cache')),
+        PYTHONPATH=os.pathsep.join([root, os.environ.get('PYTHONPATH', '')]),
+        **extra)
+
+
 def probe_options(data):
     """``--cfg-options`` of a stock ImageNet linear probe config that read
     the two-class image folder ``data``: CPU-sized, one epoch."""

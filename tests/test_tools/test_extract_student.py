@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from conftest import write_image_folder
+from conftest import tool_env, write_image_folder
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 from tool_loader import load_tool
@@ -34,11 +34,7 @@ def run(args, env, ok=True):
 
 @pytest.fixture(scope='module')
 def env(tmp_path_factory):
-    return dict(
-        os.environ,
-        HF_HUB_OFFLINE='1',
-        MMBEAMCLIP_CACHE=str(tmp_path_factory.mktemp('cache')),
-        PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
+    return tool_env(tmp_path_factory)
 
 
 @pytest.fixture(scope='module')

@@ -6,14 +6,13 @@ command line for a tiny ``local-dir:`` folder of each family
 """
 import json
 import math
-import os
 import os.path as osp
 import re
 import sys
 
 import pytest
 import torch
-from conftest import write_image_folder
+from conftest import tool_env, write_image_folder
 from teacher_families import TEACHER_FAMILIES
 from tool_process import run_tool
 
@@ -30,15 +29,9 @@ IMG_SIZE = 32
 def env(tmp_path_factory):
     # 2 classes x 8 train images, batch 8: 2 iterations per epoch.
     data = write_image_folder(tmp_path_factory.mktemp('data') / 'images')
-    return dict(
-        os.environ,
-        DATA_ROOT=data,
-        HF_HUB_OFFLINE='1',
-        MMBEAMCLIP_CACHE=str(tmp_path_factory.mktemp('cache')),
-        # Tiny tensors: a second OpenMP thread only spins against other
-        # processes on a shared CPU (9 s instead of 1 s per iteration).
-        OMP_NUM_THREADS='1',
-        PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
+    # Tiny tensors: a second OpenMP thread only spins against other
+    # processes on a shared CPU (9 s instead of 1 s per iteration).
+    return tool_env(tmp_path_factory, DATA_ROOT=data, OMP_NUM_THREADS='1')
 
 
 def family_options(teacher_cfg, embed_dim):

@@ -4,7 +4,6 @@ The training folder holds 17 images: with batch 4 the last batch of an epoch
 would hold one image, which stops BatchNorm1d unless the loader drops it.
 """
 import glob
-import os
 import os.path as osp
 import shutil
 import sys
@@ -12,7 +11,7 @@ import sys
 import pytest
 import torch
 import torchvision
-from conftest import probe_options, write_image_folder
+from conftest import probe_options, tool_env, write_image_folder
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 from tool_process import run_tool
@@ -68,13 +67,7 @@ def run(args, env, cwd=ROOT, timeout=600, fresh=False):
 @pytest.fixture(scope='module')
 def env(tmp_path_factory):
     data = odd_image_folder(tmp_path_factory.mktemp('data') / 'images')
-    env = dict(
-        os.environ,
-        DATA_ROOT=data,
-        HF_HUB_OFFLINE='1',
-        MMBEAMCLIP_CACHE=str(tmp_path_factory.mktemp('cache')),
-        PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
-    return env
+    return tool_env(tmp_path_factory, DATA_ROOT=data)
 
 
 def short_imports_config(folder, imports):

@@ -18,7 +18,7 @@ import sys
 
 import pytest
 import torch
-from conftest import write_image_folder
+from conftest import tool_env, write_image_folder
 from tool_process import run_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -42,13 +42,8 @@ def options(tiny_clip_dir, *extra):
 @pytest.fixture(scope='module')
 def env(tmp_path_factory):
     data = write_image_folder(tmp_path_factory.mktemp('data') / 'images')
-    return dict(
-        os.environ,
-        DATA_ROOT=data,
-        HF_HUB_OFFLINE='1',
-        MMBEAMCLIP_CACHE=str(tmp_path_factory.mktemp('cache')),
-        OMP_NUM_THREADS='1',  # tiny tensors: threads only spin on 2 cores
-        PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
+    # Tiny tensors: threads only spin on 2 cores.
+    return tool_env(tmp_path_factory, DATA_ROOT=data, OMP_NUM_THREADS='1')
 
 
 def write_lock(work_dir, pid, host=None):
